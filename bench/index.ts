@@ -1,0 +1,170 @@
+import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { startPaymentProviderMock } from '../src/mocks/payment-provider';
+import { startWarehouseMock } from '../src/mocks/warehouse';
+import { ROOT_DIR } from '../src/shared/paths';
+import { benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } from './harness';
+import { postOrders, runOrderBenchmarks } from './orders';
+
+const run = promisify(execFile);
+
+/**
+ * `npm run bench [-- --workers N]`: one command for every figure. Starts the service (payment
+ * latency 0, failure rate 0, rate limit off) on a fresh database (DATABASE_URL's server, or an
+ * embedded PostgreSQL), runs each scenario, prints a table with each figure also as a ratio to
+ * the database's own pgbench TPS, and writes bench/results/latest.json.
+ */
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** TPC-B-like TPS of the same server (8 clients, 15 s), the yardstick every figure is divided by. */
+async function pgbenchTps(adminUrl: string): Promise<number | null> {
+  if (spawnSync('pgbench', ['--version']).status !== 0) return null;
+  const db = new Client({ connectionString: adminUrl });
+  await db.connect();
+  const name = `orderloop_pgbench_${Date.now().toString(36)}`;
+  await db.query(`CREATE DATABASE ${name}`);
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    await run('pgbench', ['-i', '-q', '-s', '10', url.toString()], { maxBuffer: 1 << 24 });
+    const { stdout } = await run('pgbench', ['-c', '8', '-j', '2', '-T', '15', url.toString()], { maxBuffer: 1 << 24 });
+    const tps = /tps = ([\d.]+)/.exec(stdout);
+    return tps ? Math.round(Number(tps[1])) : null;
+  } finally {
+    await db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await db.end();
+  }
+}
+
+async function flakyPayments(db: Client, service: { baseUrl: string; paymentUrl: string }, orders: number) {
+  await fetch(`${service.paymentUrl}/config`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ failureRate: 0.3 }),
+  });
+  await db.query(`INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold) VALUES ('BENCH-FLAKY', 'Flaky', 700, 'EUR', 10000000, 0)`);
+  const start = new Date();
+  await postOrders(service.baseUrl, orders, 32, ['BENCH-FLAKY']);
+  await waitUntil(async () => {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "Orders" WHERE status IN ('pending', 'reserved') AND created_at >= $1`, [start]);
+    return rows[0].n === 0;
+  }, 600_000, 250);
+  const { rows: [r] } = await db.query(
+    `SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed, avg(payment_attempts)::float AS attempts,
+            extract(epoch FROM max(updated_at) - $1::timestamptz)::float AS seconds
+     FROM "Orders" WHERE created_at >= $1`,
+    [start],
+  );
+  await fetch(`${service.paymentUrl}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failureRate: 0 }) });
+  return { ordersPerSec: Math.round(r.completed / r.seconds), attemptsPerOrder: Number(Number(r.attempts).toFixed(2)), completed: r.completed, seconds: Number(Number(r.seconds).toFixed(1)) };
+}
+
+/** `node dist/bench/sync.js` on its own database; its summary line gives SKUs and seconds. */
+async function syncBenchmark(): Promise<{ skus: number; seconds: number } | null> {
+  const { stdout } = await run(process.execPath, [path.join(ROOT_DIR, 'dist/bench/sync.js')], { cwd: ROOT_DIR, maxBuffer: 1 << 24 }).catch((e) => e);
+  const m = /(\d+) SKUs in .*?([\d.]+) s total/.exec(String(stdout));
+  return m ? { skus: Number(m[1]), seconds: Number(m[2]) } : null;
+}
+
+async function main(): Promise<void> {
+  const workers = Number(argValue('--workers') ?? 0);
+  const database = await benchDatabase();
+  const adminUrl = (() => {
+    const u = new URL(database.url);
+    u.pathname = '/postgres';
+    return u.toString();
+  })();
+  const db = new Client({ connectionString: database.url });
+  const processes: ServiceProcess[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
+  try {
+    process.stdout.write('pgbench (8 clients, 15 s) …\n');
+    const pgbench = await pgbenchTps(adminUrl);
+
+    // Service speed settings: quick retries so the flaky scenario measures throughput, not sleeping.
+    const common = { PAYMENT_TIMEOUT_MS: '500', PAYMENT_RETRY_DELAY_S: '1', PAYMENT_MAX_ATTEMPTS: '5', DATABASE_URL: database.url };
+    let service: { baseUrl: string; paymentUrl: string };
+    if (workers > 0) {
+      const payments = await startPaymentProviderMock({ failureRate: 0, declineRate: 0, lostResponseRate: 0, latencyMs: 0, hangMs: 1000 }, 0);
+      const warehouse = await startWarehouseMock({ drift: false, failureRate: 0, latencyMs: 0 }, 0);
+      closers.push(() => payments.close(), () => warehouse.close());
+      const external = { ...common, PAYMENT_PROVIDER_URL: payments.url, WAREHOUSE_URL: warehouse.url };
+      const api = await startServiceProcess({ ...external, ROLE: 'api' });
+      processes.push(api);
+      for (let i = 0; i < workers; i += 1) processes.push(await startServiceProcess({ ...external, ROLE: 'worker' }));
+      service = { baseUrl: api.baseUrl, paymentUrl: payments.url };
+    } else {
+      const all = await startServiceProcess({ ...common, ROLE: 'all' });
+      processes.push(all);
+      service = all;
+    }
+    await db.connect();
+
+    process.stdout.write('orders: intake, end to end, hot SKU …\n');
+    const { intake, endToEnd, hotSku } = await runOrderBenchmarks(db, service.baseUrl, { orders: 5000, hotOrders: 1000, hotStock: 500 });
+    process.stdout.write('flaky payments (2,000 orders, failure rate 0.3) …\n');
+    const flaky = await flakyPayments(db, service, 2000);
+    const peakRssMb = Math.max(...processes.map((p) => p.peakRssMb()));
+    for (const p of processes) await p.stop();
+    processes.length = 0;
+
+    process.stdout.write('inventory sync of 10,000 SKUs …\n');
+    const sync = await syncBenchmark();
+
+    const { rows: [{ server_version: version }] } = await db.query('SHOW server_version');
+    const ratio = (v: number | null | undefined) => (pgbench && v ? Number((v / pgbench).toFixed(3)) : null);
+    const setup = workers > 0 ? `1 API + ${workers} worker processes` : '1 process (ROLE=all)';
+    console.log(`\norderloop benchmark: ${setup}; ${os.cpus().length} cores, Node ${process.version}, PostgreSQL ${version}; pgbench ${pgbench ?? 'n/a'} TPS\n`);
+    console.table({
+      'intake req/s (5,000 POST, 32 clients)': { value: intake.reqPerSec, 'ratio to pgbench': ratio(intake.reqPerSec), p50Ms: intake.p50Ms, p99Ms: intake.p99Ms, errors: intake.errors, aim: '≥ 1000, p99 ≤ 50 ms' },
+      'end to end completed orders/s': { value: endToEnd.ordersPerSec, 'ratio to pgbench': ratio(endToEnd.ordersPerSec), p50Ms: endToEnd.p50Ms, p99Ms: endToEnd.p99Ms, errors: 5000 - endToEnd.completed, aim: '≥ 300 (≥ 0.1 × pgbench)' },
+      'hot SKU orders/s (1,000 orders, stock 500)': { value: hotSku.ordersPerSec, 'ratio to pgbench': ratio(hotSku.ordersPerSec), completed: hotSku.completed, aim: '≥ 300, exactly 500 completed' },
+      'flaky payments completed orders/s (2,000, rate 0.3)': { value: flaky.ordersPerSec, 'ratio to pgbench': ratio(flaky.ordersPerSec), attemptsPerOrder: flaky.attemptsPerOrder },
+      'inventory sync seconds (10,000 SKUs)': { value: sync?.seconds ?? null, aim: '< 3 s' },
+      'peak RSS MB': { value: peakRssMb, aim: '≤ 250' },
+    });
+
+    const result = {
+      at: new Date().toISOString(),
+      setup: { workers, description: setup },
+      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, postgres: version },
+      pgbenchTps: pgbench,
+      intake: { reqPerSec: intake.reqPerSec, p50Ms: intake.p50Ms, p99Ms: intake.p99Ms, errors: intake.errors, statusCounts: intake.statusCounts },
+      endToEnd,
+      hotSku,
+      flakyPayments: flaky,
+      sync,
+      peakRssMb,
+      ratios: { intake: ratio(intake.reqPerSec), endToEnd: ratio(endToEnd.ordersPerSec), hotSku: ratio(hotSku.ordersPerSec), flakyPayments: ratio(flaky.ordersPerSec) },
+    };
+    const dir = path.join(ROOT_DIR, 'bench', 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    if (workers > 0) fs.writeFileSync(path.join(dir, `workers-${workers}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    const single = path.join(dir, 'workers-0.json');
+    if (workers === 0) fs.writeFileSync(single, `${JSON.stringify(result, null, 2)}\n`);
+    else if (fs.existsSync(single)) {
+      const before = JSON.parse(fs.readFileSync(single, 'utf8'));
+      console.log(`\nscale-out: end to end ${before.endToEnd.ordersPerSec} orders/s with one process, ${endToEnd.ordersPerSec} with 1 API + ${workers} workers`);
+    }
+    console.log(`\nwrote ${path.relative(ROOT_DIR, path.join(dir, 'latest.json'))}`);
+  } finally {
+    for (const p of processes) await p.stop();
+    for (const close of closers) await close();
+    await db.end().catch(() => undefined);
+    await database.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import pinoHttp from 'pino-http';
+import type { AppContext } from './context';
+import { errorMiddleware, notFoundMiddleware } from './http/error-middleware';
+import { requestId } from './http/request-id';
+import { healthRouter } from './modules/health/routes';
+import { authRouter } from './modules/auth/routes';
+import { authenticate } from './modules/auth/middleware';
+import { adminOnlyRoutes } from './modules/auth/policy';
+import { ordersRouter } from './modules/orders/routes';
+import { catalogRouter } from './modules/catalog/routes';
+import { inventoryRouter } from './modules/inventory/routes';
+import { adminRouter } from './modules/admin/routes';
+import { dashboardRouter } from './modules/admin/dashboard';
+import { httpMetrics } from './observability/http-metrics';
+import { metricsRouter } from './observability/routes';
+
+/** Builds the HTTP app without listening, so tests can drive it with supertest. */
+export function buildApp(ctx: AppContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(httpMetrics);
+  app.use(helmet());
+
+  app.use(
+    pinoHttp({
+      logger: ctx.logger,
+      genReqId: requestId,
+      // At the start of a request: its id. At its end, the order it created or read, when a route
+      // named one (res.locals.orderId), so `grep <orderId>` finds the HTTP request too.
+      customProps: (req, res) => {
+        const orderId = (res as express.Response).locals?.orderId as string | undefined;
+        return orderId ? { orderId } : { requestId: req.id };
+      },
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' },
+      serializers: { req: (req) => ({ method: req.method, url: req.url }), res: (res) => ({ statusCode: res.statusCode }) },
+    }),
+  );
+  app.use(express.json({ limit: ctx.config.bodyLimit, strict: false }));
+
+  app.use(healthRouter(ctx));
+  app.use(dashboardRouter());
+  app.use(authRouter(ctx, ctx.tokens));
+  app.use(authenticate(ctx.tokens));
+  app.use(adminOnlyRoutes);
+  app.use(ordersRouter(ctx));
+  app.use(catalogRouter(ctx));
+  app.use(inventoryRouter(ctx));
+  app.use(adminRouter(ctx));
+  app.use(metricsRouter(ctx));
+
+  app.use(notFoundMiddleware);
+  app.use(errorMiddleware);
+  return app;
+}

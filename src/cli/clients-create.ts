@@ -1,0 +1,66 @@
+import 'dotenv/config';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { loadConfigOrExit } from '../config';
+import { createSequelize } from '../db/sequelize';
+import { createClient } from '../modules/auth/clients';
+import { createLogger } from '../shared/logger';
+import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
+
+const USAGE = 'usage: npm run clients:create -- --role customer --customer cust_001 [--id my-shop] [--name "My shop"]\n       npm run clients:create -- --role admin [--id ops]';
+
+/** Creates an API client and prints its secret once; only a hash is stored. */
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { role: { type: 'string' }, customer: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const role = values.role;
+  if ((role !== 'customer' && role !== 'admin') || (role === 'customer' && !/^[A-Za-z0-9_-]{1,64}$/.test(values.customer ?? '')) || (role === 'admin' && values.customer)) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const clientId = values.id ?? `${role === 'admin' ? 'admin' : values.customer}-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(clientId)) {
+    process.stderr.write(`--id must be 1-64 characters of letters, digits, ".", "_" or "-"\n`);
+    return 2;
+  }
+  const config = loadConfigOrExit();
+  const url = cliDatabaseUrl(config);
+  if (!url) {
+    process.stderr.write(`${NO_DATABASE_MESSAGE}\n`);
+    return 2;
+  }
+  const sequelize = createSequelize(url, { poolMax: 1, logger: createLogger('silent') });
+  try {
+    const { secret } = await createClient(sequelize, { clientId, role, customerId: values.customer ?? null, name: values.name });
+    process.stdout.write(
+      `Created ${role} client${role === 'customer' ? ` for ${values.customer}` : ''}.\n` +
+        `  client_id:     ${clientId}\n  client_secret: ${secret}\n` +
+        'The secret is shown only now; orderloop keeps only its hash.\n',
+    );
+    return 0;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'SequelizeUniqueConstraintError') {
+      process.stderr.write(`A client ${clientId} already exists.\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await sequelize.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`could not create the client: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,273 @@
+import path from 'node:path';
+import Joi from 'joi';
+import cron from 'node-cron';
+import { ROOT_DIR } from '../shared/paths';
+
+/**
+ * The only reader of process.env in the service (config/config.js mirrors the
+ * database rules for sequelize-cli). Everything is validated once, at start-up.
+ */
+
+export const ROLES = Object.freeze(['all', 'api', 'worker'] as const);
+export type Role = (typeof ROLES)[number];
+
+export interface DatabaseSettings {
+  url?: string;
+  host?: string;
+  port: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  poolMax: number;
+}
+
+export interface AppConfig {
+  nodeEnv: string;
+  role: Role;
+  port: number;
+  logLevel: string;
+  /** Absolute: DATA_DIR resolved against the project root. */
+  dataDir: string;
+  migrateOnStart: boolean;
+  bodyLimit: string;
+  shutdownTimeoutMs: number;
+  /** When set, GET /metrics is also served on this port without authentication (for Prometheus inside a private network). */
+  metricsPort?: number;
+  db: DatabaseSettings;
+  auth: {
+    /** Undefined outside production: the service then generates one and keeps it under DATA_DIR. */
+    jwtSecret?: string;
+    tokenTtlSeconds: number;
+    /** Order creations per client per minute; 0 turns the limit off. */
+    orderRateLimitPerMinute: number;
+  };
+  queue: {
+    schema: string;
+    workers: number;
+    batchSize: number;
+    /** Jobs of one batch in flight at once, so workers leave pool connections for the API. */
+    jobConcurrency: number;
+    pollingIntervalSeconds: number;
+    jobExpireSeconds: number;
+  };
+  orders: {
+    reservationTtlSeconds: number;
+    sweeperCron: string;
+    sweeperBatchSize: number;
+  };
+  payments: {
+    providerUrl?: string;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryDelaySeconds: number;
+    retryBackoff: boolean;
+    mock: {
+      port: number;
+      failureRate: number;
+      declineRate: number;
+      lostResponseRate: number;
+      latencyMs: number;
+    };
+  };
+  inventory: {
+    warehouseUrl?: string;
+    timeoutMs: number;
+    pageSize: number;
+    syncCron: string;
+    syncMaxAttempts: number;
+    syncRetryDelaySeconds: number;
+    mock: {
+      port: number;
+      drift: boolean;
+      failureRate: number;
+      latencyMs: number;
+    };
+  };
+}
+
+const port = Joi.number().integer().min(0).max(65535).messages({
+  'number.base': 'must be a port number',
+  'number.integer': 'must be a port number',
+  'number.min': 'must be a port number',
+  'number.max': 'must be a port number',
+});
+const rate = Joi.number().min(0).max(1).messages({
+  '*': 'must be a number between 0 and 1',
+});
+const positiveInt = Joi.number().integer().min(1).messages({ '*': 'must be a positive integer' });
+const nonNegativeInt = Joi.number().integer().min(0).messages({ '*': 'must be a non-negative integer' });
+const bool = Joi.boolean().truthy('1', 'yes').falsy('0', 'no').messages({ '*': 'must be true or false' });
+const cronExpression = Joi.string().custom((value: string, helpers) => {
+  return cron.validate(value) ? value : helpers.error('any.invalid');
+}).messages({ 'any.invalid': 'must be a valid cron expression' });
+const url = Joi.string().uri({ scheme: ['http', 'https'] }).messages({ '*': 'must be an http(s) URL' });
+
+const schema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
+  ROLE: Joi.string().valid(...ROLES).default('all'),
+  PORT: port.default(3000),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  DATA_DIR: Joi.string().default('.data'),
+  MIGRATE_ON_START: bool.default(true),
+  BODY_LIMIT: Joi.string().pattern(/^\d+(b|kb|mb)$/i).default('100kb').messages({ 'string.pattern.base': 'must look like 100kb' }),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
+  METRICS_PORT: port,
+
+  DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).messages({ '*': 'must be a postgres:// URL' }),
+  DB_DIALECT: Joi.string().valid('postgres').messages({ '*': 'must be "postgres" (the only supported dialect)' }),
+  DB_HOST: Joi.string(),
+  DB_PORT: port.default(5432),
+  DB_USER: Joi.string(),
+  DB_PASS: Joi.string().allow(''),
+  DB_DATABASE: Joi.string(),
+  DB_POOL_MAX: positiveInt.default(20),
+
+  JWT_SECRET: Joi.string().min(32).messages({ 'string.min': 'must be at least 32 characters' }),
+  TOKEN_TTL_S: positiveInt.default(3600),
+  RATE_LIMIT_ORDERS_PER_MINUTE: nonNegativeInt.default(600),
+
+  QUEUE_SCHEMA: Joi.string().pattern(/^[a-z_][a-z0-9_]*$/).default('pgboss'),
+  WORKER_CONCURRENCY: positiveInt.default(4),
+  WORKER_BATCH_SIZE: positiveInt.default(25),
+  WORKER_JOB_CONCURRENCY: positiveInt.default(4),
+  WORKER_POLL_INTERVAL_S: Joi.number().min(0.5).default(0.5).messages({ '*': 'must be a number of seconds, at least 0.5' }),
+  JOB_EXPIRE_S: positiveInt.default(60),
+
+  RESERVATION_TTL_S: positiveInt.default(900),
+  SWEEPER_CRON: cronExpression.default('* * * * *'),
+  SWEEPER_BATCH_SIZE: positiveInt.default(200),
+
+  PAYMENT_PROVIDER_URL: url,
+  PAYMENT_TIMEOUT_MS: positiveInt.default(3000),
+  PAYMENT_MAX_ATTEMPTS: positiveInt.default(5),
+  PAYMENT_RETRY_DELAY_S: nonNegativeInt.default(2),
+  PAYMENT_RETRY_BACKOFF: bool.default(true),
+  PAYMENT_MOCK_PORT: port.default(4001),
+  PAYMENT_FAILURE_RATE: rate.default(0.3),
+  PAYMENT_DECLINE_RATE: rate.default(0.05),
+  PAYMENT_LOST_RESPONSE_RATE: rate.default(0.05),
+  PAYMENT_LATENCY_MS: nonNegativeInt.default(0),
+
+  WAREHOUSE_URL: url,
+  WAREHOUSE_TIMEOUT_MS: positiveInt.default(5000),
+  WAREHOUSE_PAGE_SIZE: Joi.number().integer().min(1).max(1000).default(1000).messages({ '*': 'must be an integer from 1 to 1000' }),
+  INVENTORY_SYNC_CRON: cronExpression.default('*/5 * * * *'),
+  INVENTORY_SYNC_MAX_ATTEMPTS: positiveInt.default(3),
+  INVENTORY_SYNC_RETRY_DELAY_S: nonNegativeInt.default(30),
+  WAREHOUSE_MOCK_PORT: port.default(4002),
+  WAREHOUSE_DRIFT: bool.default(false),
+  WAREHOUSE_FAILURE_RATE: rate.default(0),
+  WAREHOUSE_LATENCY_MS: nonNegativeInt.default(0),
+}).unknown(true);
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates configuration; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Empty strings mean "not set", as in most .env files.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const { value: v, error } = schema.validate(cleaned, { abortEarly: true, convert: true });
+  if (error) {
+    const detail = error.details[0];
+    const key = String(detail.path[0]);
+    throw new ConfigError(`${key} ${detail.message.replace(/^"[^"]*" /, '')}, got ${JSON.stringify(env[key])}`);
+  }
+
+  if (v.NODE_ENV === 'production' && !v.JWT_SECRET) {
+    throw new ConfigError('JWT_SECRET must be set (at least 32 characters) when NODE_ENV=production, got undefined');
+  }
+
+  const config: AppConfig = {
+    nodeEnv: v.NODE_ENV,
+    role: v.ROLE,
+    port: v.PORT,
+    logLevel: v.LOG_LEVEL,
+    // Relative to the project root, as config/config.js reads it, whatever the working directory.
+    dataDir: path.resolve(ROOT_DIR, v.DATA_DIR),
+    migrateOnStart: v.MIGRATE_ON_START,
+    bodyLimit: v.BODY_LIMIT,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    metricsPort: v.METRICS_PORT,
+    db: {
+      url: v.DATABASE_URL,
+      host: v.DB_HOST,
+      port: v.DB_PORT,
+      user: v.DB_USER,
+      password: v.DB_PASS,
+      database: v.DB_DATABASE,
+      poolMax: v.DB_POOL_MAX,
+    },
+    auth: {
+      jwtSecret: v.JWT_SECRET,
+      tokenTtlSeconds: v.TOKEN_TTL_S,
+      orderRateLimitPerMinute: v.RATE_LIMIT_ORDERS_PER_MINUTE,
+    },
+    queue: {
+      schema: v.QUEUE_SCHEMA,
+      workers: v.WORKER_CONCURRENCY,
+      batchSize: v.WORKER_BATCH_SIZE,
+      jobConcurrency: v.WORKER_JOB_CONCURRENCY,
+      pollingIntervalSeconds: v.WORKER_POLL_INTERVAL_S,
+      jobExpireSeconds: v.JOB_EXPIRE_S,
+    },
+    orders: {
+      reservationTtlSeconds: v.RESERVATION_TTL_S,
+      sweeperCron: v.SWEEPER_CRON,
+      sweeperBatchSize: v.SWEEPER_BATCH_SIZE,
+    },
+    payments: {
+      providerUrl: v.PAYMENT_PROVIDER_URL,
+      timeoutMs: v.PAYMENT_TIMEOUT_MS,
+      maxAttempts: v.PAYMENT_MAX_ATTEMPTS,
+      retryDelaySeconds: v.PAYMENT_RETRY_DELAY_S,
+      retryBackoff: v.PAYMENT_RETRY_BACKOFF,
+      mock: {
+        port: v.PAYMENT_MOCK_PORT,
+        failureRate: v.PAYMENT_FAILURE_RATE,
+        declineRate: v.PAYMENT_DECLINE_RATE,
+        lostResponseRate: v.PAYMENT_LOST_RESPONSE_RATE,
+        latencyMs: v.PAYMENT_LATENCY_MS,
+      },
+    },
+    inventory: {
+      warehouseUrl: v.WAREHOUSE_URL,
+      timeoutMs: v.WAREHOUSE_TIMEOUT_MS,
+      pageSize: v.WAREHOUSE_PAGE_SIZE,
+      syncCron: v.INVENTORY_SYNC_CRON,
+      syncMaxAttempts: v.INVENTORY_SYNC_MAX_ATTEMPTS,
+      syncRetryDelaySeconds: v.INVENTORY_SYNC_RETRY_DELAY_S,
+      mock: {
+        port: v.WAREHOUSE_MOCK_PORT,
+        drift: v.WAREHOUSE_DRIFT,
+        failureRate: v.WAREHOUSE_FAILURE_RATE,
+        latencyMs: v.WAREHOUSE_LATENCY_MS,
+      },
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
+
+/** For entry points: the configuration, or one line naming the bad variable on stderr and exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,20 @@
+import type { Sequelize } from 'sequelize';
+import type { AppConfig } from './config';
+import type { JobQueue } from './queue/job-queue';
+import type { Logger } from './shared/logger';
+import type { PaymentAdapter } from './modules/payments/adapter';
+import type { TokenService } from './modules/auth/tokens';
+
+/** What the app, jobs and use cases are built from; main.ts and the tests assemble it. */
+export interface AppContext {
+  config: AppConfig;
+  logger: Logger;
+  sequelize: Sequelize;
+  queue: JobQueue;
+  payments: PaymentAdapter;
+  tokens: TokenService;
+  /** Where the inventory sync pulls stock from (the mock warehouse in ROLE=all). */
+  warehouseUrl?: string;
+  /** The payment provider ctx.payments talks to (the mock in ROLE=all); the admin API proxies its /config for demos. */
+  paymentProviderUrl?: string;
+}

@@ -1,0 +1,401 @@
+import { QueryTypes, type Transaction } from 'sequelize';
+import type { AppContext } from '../../context';
+import { QUEUES } from '../../queue/queues';
+import { commitStock, releaseStock, reserveStock } from '../inventory/stock';
+import { PaymentDeclinedError, TransientPaymentError } from '../payments/adapter';
+import { metrics, recordOrderFinished } from '../../observability/metrics';
+import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
+import type { FailureReason, OrderStatus } from './schemas';
+
+/**
+ * The order flow as steps, each a transaction that changes the order's status with a
+ * conditional update (WHERE status = expected), so a job delivered twice changes nothing
+ * the second time: reserve (undo: release) → charge → commit, or release and fail.
+ */
+
+export type StepOutcome = 'done' | 'skipped' | 'retry';
+
+export interface JobMeta {
+  jobId?: string;
+  requestId?: string;
+}
+
+/** Thrown to make pg-boss retry a charge job; the order stays reserved meanwhile. */
+export class RetryableStepError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'RetryableStepError';
+  }
+}
+
+export const paymentIdempotencyKey = (orderId: string) => `orderloop-order-${orderId}`;
+
+interface OrderLine {
+  status: OrderStatus;
+  product_id: number;
+  sku: string;
+  quantity: number;
+}
+
+export class OrderFlow {
+  constructor(private readonly ctx: AppContext) {}
+
+  private get db() {
+    return this.ctx.sequelize;
+  }
+
+  /** Step 1: reserve every line or none; on success enqueue the charge in the same transaction. */
+  async reserve(orderId: string, meta: JobMeta): Promise<StepOutcome> {
+    const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'reserve' });
+    const outcome = await this.db.transaction(async (transaction) => {
+      const lines = await this.db.query<OrderLine>(
+        `SELECT o.status, i.product_id, i.sku, i.quantity
+         FROM "Orders" o JOIN "Order_Items" i ON i.order_id = o.id
+         WHERE o.id = $1 FOR NO KEY UPDATE OF o`,
+        { bind: [orderId], transaction, type: QueryTypes.SELECT },
+      );
+      if (!lines.length || lines[0].status !== 'pending') return { kind: 'skipped' as const, status: lines[0]?.status };
+
+      const expiresAt = new Date(Date.now() + this.ctx.config.orders.reservationTtlSeconds * 1000);
+      const result = await reserveStock(
+        this.db,
+        orderId,
+        lines.map((l) => ({ productId: l.product_id, sku: l.sku, quantity: l.quantity })),
+        expiresAt,
+        transaction,
+      );
+
+      if (!result.ok) {
+        await this.transition(orderId, 'pending', 'failed', transaction, 'OUT_OF_STOCK', [
+          {
+            event: 'OUT_OF_STOCK',
+            message: `Not enough stock: ${result.shortages.map((s) => `${s.sku} (wanted ${s.requested}, available ${s.available})`).join(', ')}`,
+            details: { shortages: result.shortages },
+            jobId: meta.jobId,
+          },
+          {
+            event: 'ORDER_FAILED',
+            fromStatus: 'pending',
+            toStatus: 'failed',
+            message: 'Order failed: OUT_OF_STOCK, nothing was reserved or charged',
+            details: { reason: 'OUT_OF_STOCK' },
+            jobId: meta.jobId,
+          },
+        ]);
+        return { kind: 'out_of_stock' as const, shortages: result.shortages };
+      }
+
+      const entries: OrderLogEntry[] = [
+        {
+          event: 'STOCK_RESERVED',
+          fromStatus: 'pending',
+          toStatus: 'reserved',
+          message: `Reserved ${result.lines.map((l) => `${l.quantity} x ${l.sku} (${l.availableAfter} left)`).join(', ')} until ${expiresAt.toISOString()}`,
+          details: {
+            lines: result.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, availableAfter: l.availableAfter })),
+            expiresAt: expiresAt.toISOString(),
+          },
+          jobId: meta.jobId,
+        },
+      ];
+      const low = result.lines.filter((l) => l.availableAfter <= l.lowStockThreshold && l.availableBefore > l.lowStockThreshold);
+      if (low.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(low.length));
+      for (const line of low) {
+        entries.push({
+          event: 'LOW_STOCK',
+          message: `${line.sku} is low: ${line.availableAfter} available (threshold ${line.lowStockThreshold})`,
+          details: { sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold },
+          jobId: meta.jobId,
+        });
+      }
+      await this.transition(orderId, 'pending', 'reserved', transaction, null, entries);
+      await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId }, { transaction });
+      return { kind: 'reserved' as const, low };
+    });
+
+    switch (outcome.kind) {
+      case 'skipped':
+        log.debug({ status: outcome.status }, 'reserve skipped: order is no longer pending');
+        return 'skipped';
+      case 'out_of_stock':
+        log.info({ shortages: outcome.shortages }, 'order failed: out of stock');
+        return 'done';
+      case 'reserved':
+        for (const line of outcome.low) {
+          log.warn({ sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold }, 'low stock');
+        }
+        log.info('stock reserved');
+        this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
+        return 'done';
+    }
+  }
+
+  /**
+   * Step 2: one charge attempt. A lease on the order keeps cancel and the expiry sweeper away
+   * while the provider call is in flight. Transient failures throw RetryableStepError so
+   * pg-boss retries with backoff; the last attempt, or a decline, releases the stock.
+   */
+  async charge(orderId: string, meta: JobMeta): Promise<StepOutcome> {
+    const { payments: settings } = this.ctx.config;
+    const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
+    const leaseSeconds = Math.ceil(settings.timeoutMs / 1000) + 10;
+
+    // One statement: take the lease, count the attempt and log it (no transaction needed).
+    const [claimed] = await this.db.query<{ attempt: number; total_cents: string; currency: string }>(
+      `WITH claimed AS (
+         UPDATE "Orders"
+         SET payment_attempts = payment_attempts + 1, payment_lease_until = now() + make_interval(secs => $2), updated_at = now()
+         WHERE id = $1 AND status = 'reserved' AND (payment_lease_until IS NULL OR payment_lease_until < now())
+         RETURNING id, payment_attempts AS attempt, total_cents, currency
+       ), logged AS (
+         INSERT INTO "Order_Logs" (order_id, event, attempt, message, details, job_id)
+         SELECT id, 'PAYMENT_ATTEMPT', attempt, 'Charging ' || total_cents || ' ' || currency || ', attempt ' || attempt || ' of ' || $3::int,
+                jsonb_build_object('amountCents', total_cents, 'currency', currency), $4::uuid
+         FROM claimed
+       )
+       SELECT attempt, total_cents, currency FROM claimed`,
+      { bind: [orderId, leaseSeconds, settings.maxAttempts, meta.jobId ?? null], type: QueryTypes.SELECT },
+    );
+
+    if (!claimed) {
+      const [order] = await this.db.query<{ status: OrderStatus; payment_lease_until: Date | null }>(
+        'SELECT status, payment_lease_until FROM "Orders" WHERE id = $1',
+        { bind: [orderId], type: QueryTypes.SELECT },
+      );
+      if (order?.status === 'reserved') {
+        // Another delivery of this job holds the lease; come back after it.
+        throw new RetryableStepError('PAYMENT_IN_PROGRESS', 'another charge attempt for this order is in flight');
+      }
+      log.debug({ status: order?.status }, 'charge skipped: order is no longer reserved');
+      return 'skipped';
+    }
+
+    const { attempt, currency } = claimed;
+    const amountCents = Number(claimed.total_cents);
+    const started = Date.now();
+    try {
+      const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
+      await this.completePaid(orderId, { attempt, amountCents, currency, chargeId, durationMs: Date.now() - started }, meta);
+      log.info({ attempt, chargeId }, 'payment succeeded, order completed');
+      return 'done';
+    } catch (error) {
+      const durationMs = Date.now() - started;
+      if (error instanceof PaymentDeclinedError) {
+        await this.recordFailedAttempt(orderId, { attempt, amountCents, currency, durationMs, outcome: 'declined', code: error.code, message: error.message }, meta, 'PAYMENT_DECLINED');
+        log.info({ attempt, code: error.code }, 'payment declined, order failed');
+        return 'done';
+      }
+      const transient = error instanceof TransientPaymentError ? error : new TransientPaymentError('UNKNOWN', (error as Error).message);
+      const last = attempt >= settings.maxAttempts;
+      await this.recordFailedAttempt(
+        orderId,
+        { attempt, amountCents, currency, durationMs, outcome: 'failed', code: transient.code, message: transient.message },
+        meta,
+        last ? 'PAYMENT_RETRIES_EXHAUSTED' : null,
+      );
+      if (last) {
+        log.warn({ attempt, code: transient.code }, 'payment failed on the last attempt, order failed');
+        return 'done';
+      }
+      log.info({ attempt, code: transient.code }, 'payment attempt failed, will retry');
+      throw new RetryableStepError(transient.code, transient.message);
+    }
+  }
+
+  private async completePaid(
+    orderId: string,
+    p: { attempt: number; amountCents: number; currency: string; chargeId: string; durationMs: number },
+    meta: JobMeta,
+  ): Promise<void> {
+    await this.db.transaction(async (transaction) => {
+      await this.insertPayment(orderId, { ...p, outcome: 'succeeded' }, transaction);
+      // Only an order that is still reserved has active reservations to commit.
+      const committed = await commitStock(this.db, orderId, transaction);
+      const completed = await this.transition(orderId, 'reserved', 'completed', transaction, null, [
+        {
+          event: 'PAYMENT_SUCCEEDED',
+          attempt: p.attempt,
+          message: `Charged ${p.amountCents} ${p.currency} on attempt ${p.attempt} (charge ${p.chargeId})`,
+          details: { chargeId: p.chargeId, durationMs: p.durationMs },
+          jobId: meta.jobId,
+        },
+        {
+          event: 'STOCK_COMMITTED',
+          message: `Took ${committed.map((l) => `${l.quantity} x ${l.sku}`).join(', ')} out of stock`,
+          details: { lines: committed },
+          jobId: meta.jobId,
+        },
+        {
+          event: 'ORDER_COMPLETED',
+          fromStatus: 'reserved',
+          toStatus: 'completed',
+          message: 'Order completed',
+          jobId: meta.jobId,
+        },
+      ]);
+      if (completed) return;
+      if (committed.length) throw new Error(`order ${orderId} had active reservations but was not reserved`);
+      // Only possible if the lease ran out mid-call and a cancel or the sweeper won.
+      await appendOrderLogs(this.db, orderId, [{
+        event: 'PAYMENT_SUCCEEDED',
+        attempt: p.attempt,
+        message: `Charge ${p.chargeId} succeeded after the order was closed; it needs a refund`,
+        details: { chargeId: p.chargeId, needsRefund: true },
+        jobId: meta.jobId,
+      }], transaction);
+      this.ctx.logger.error({ orderId, jobId: meta.jobId, requestId: meta.requestId, chargeId: p.chargeId }, 'charge succeeded after the order was closed: refund needed');
+    });
+  }
+
+  /** Records a failed attempt; with a final reason it also releases the stock and fails the order. */
+  private async recordFailedAttempt(
+    orderId: string,
+    p: { attempt: number; amountCents: number; currency: string; durationMs: number; outcome: 'failed' | 'declined'; code: string; message: string },
+    meta: JobMeta,
+    finalReason: FailureReason | null,
+  ): Promise<void> {
+    const { maxAttempts } = this.ctx.config.payments;
+    await this.db.transaction(async (transaction) => {
+      await this.insertPayment(orderId, { ...p, chargeId: null }, transaction);
+      const event = p.outcome === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_FAILED';
+      const next = finalReason ? 'no retries left' : `will retry (attempt ${p.attempt + 1} of ${maxAttempts} next)`;
+      await appendOrderLogs(this.db, orderId, [{
+        event,
+        attempt: p.attempt,
+        message: p.outcome === 'declined'
+          ? `Payment declined on attempt ${p.attempt}: ${p.code}`
+          : `Payment attempt ${p.attempt} of ${maxAttempts} failed: ${p.code} (${p.message}); ${next}`,
+        details: { errorCode: p.code, error: p.message, durationMs: p.durationMs },
+        jobId: meta.jobId,
+      }], transaction);
+      if (finalReason) {
+        await this.failReserved(orderId, finalReason, meta, transaction, { ignoreLease: true });
+      } else {
+        await this.db.query('UPDATE "Orders" SET payment_lease_until = NULL WHERE id = $1', { bind: [orderId], transaction });
+      }
+    });
+  }
+
+  private async insertPayment(
+    orderId: string,
+    p: { attempt: number; amountCents: number; currency: string; durationMs: number; outcome: string; chargeId: string | null; code?: string; message?: string },
+    transaction: Transaction,
+  ): Promise<void> {
+    await this.db.query(
+      `INSERT INTO "Payments" (order_id, attempt, outcome, provider_charge_id, error_code, error_message, amount_cents, currency, duration_ms)
+       VALUES ($1, $2, $3, $4, $5, left($6, 500), $7, $8, $9)`,
+      { bind: [orderId, p.attempt, p.outcome, p.chargeId, p.code ?? null, p.message ?? null, p.amountCents, p.currency, p.durationMs], transaction },
+    );
+    transaction.afterCommit(() => metrics.paymentAttempts.inc({ outcome: p.outcome }));
+  }
+
+  /**
+   * Releases a reserved order's stock and marks it failed. Used for declines, the last failed
+   * attempt, charge jobs that died (dead letter) and expired reservations. Returns false
+   * when the order was not reserved (already settled) or a charge attempt holds the lease.
+   */
+  async failReserved(
+    orderId: string,
+    reason: FailureReason,
+    meta: JobMeta,
+    outer?: Transaction,
+    options: { ignoreLease?: boolean } = {},
+  ): Promise<boolean> {
+    const work = async (transaction: Transaction) => {
+      const [order] = await this.db.query<{ status: OrderStatus; lease_active: boolean }>(
+        `SELECT status, COALESCE(payment_lease_until > now(), false) AS lease_active FROM "Orders" WHERE id = $1 FOR NO KEY UPDATE`,
+        { bind: [orderId], transaction, type: QueryTypes.SELECT },
+      );
+      if (!order || order.status !== 'reserved') return false;
+      if (order.lease_active && !options.ignoreLease) return false;
+      const released = await releaseStock(this.db, orderId, transaction);
+      const entries: OrderLogEntry[] = [];
+      if (reason === 'RESERVATION_EXPIRED') {
+        entries.push({ event: 'RESERVATION_EXPIRED', message: 'The reservation expired before payment finished', jobId: meta.jobId });
+      }
+      if (reason === 'PAYMENT_RETRIES_EXHAUSTED') {
+        entries.push({ event: 'PAYMENT_RETRIES_EXHAUSTED', message: 'Every payment attempt failed; giving up', jobId: meta.jobId });
+      }
+      entries.push(
+        {
+          event: 'STOCK_RELEASED',
+          message: released.length ? `Released ${released.map((l) => `${l.quantity} x ${l.sku}`).join(', ')}` : 'No active reservation to release',
+          details: { lines: released, reason },
+          jobId: meta.jobId,
+        },
+        {
+          event: 'ORDER_FAILED',
+          fromStatus: 'reserved',
+          toStatus: 'failed',
+          message: `Order failed: ${reason}`,
+          details: { reason },
+          jobId: meta.jobId,
+        },
+      );
+      return (await this.transition(orderId, 'reserved', 'failed', transaction, reason, entries)) !== null;
+    };
+    return outer ? work(outer) : this.db.transaction(work);
+  }
+
+  /**
+   * For a reserved order with earlier payment attempts: when the provider holds a successful charge
+   * under the order's idempotency key (its answer was lost, or its worker died), sends one more
+   * charge job (the provider replays the charge and the order completes) and returns true. Throws
+   * when the provider cannot be asked, so no caller fails an order whose customer may have paid.
+   */
+  async collectLostCharge(orderId: string, meta: JobMeta): Promise<boolean> {
+    const [order] = await this.db.query<{ status: string; payment_attempts: number }>(
+      'SELECT status, payment_attempts FROM "Orders" WHERE id = $1',
+      { bind: [orderId], type: QueryTypes.SELECT },
+    );
+    if (order?.status !== 'reserved' || order.payment_attempts === 0) return false;
+    const charge = await this.ctx.payments.findCharge({ orderId, idempotencyKey: paymentIdempotencyKey(orderId) });
+    if (charge?.status !== 'succeeded') return false;
+    const chargeJobId = await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId });
+    this.ctx.logger.warn({ orderId, jobId: meta.jobId, chargeJobId, chargeId: charge.chargeId, requestId: meta.requestId }, 'the provider holds a charge for this order: one more attempt collects it');
+    return true;
+  }
+
+  /** Fails orders whose reservation expired (their charge job was lost or stuck); one batch per call. */
+  async sweepExpired(meta: JobMeta): Promise<number> {
+    const candidates = await this.db.query<{ order_id: string }>(
+      `SELECT DISTINCT r.order_id
+       FROM "Stock_Reservations" r JOIN "Orders" o ON o.id = r.order_id
+       WHERE r.status = 'active' AND r.expires_at < now() AND o.status = 'reserved'
+         AND (o.payment_lease_until IS NULL OR o.payment_lease_until < now())
+       LIMIT $1`,
+      { bind: [this.ctx.config.orders.sweeperBatchSize], type: QueryTypes.SELECT },
+    );
+    let failed = 0;
+    for (const { order_id: orderId } of candidates) {
+      try {
+        if (await this.collectLostCharge(orderId, meta)) continue;
+      } catch (error) {
+        // The customer may have paid; fail the order only once the provider can say it did not.
+        this.ctx.logger.warn({ orderId, jobId: meta.jobId, err: error }, 'reservation expired but the provider cannot be asked about a charge; trying again next sweep');
+        continue;
+      }
+      if (await this.failReserved(orderId, 'RESERVATION_EXPIRED', meta)) {
+        failed += 1;
+        this.ctx.logger.warn({ orderId, jobId: meta.jobId }, 'reservation expired: stock released, order failed');
+      }
+    }
+    return failed;
+  }
+
+  /** A conditional status change with its log rows (one statement); metrics follow the commit. */
+  private async transition(
+    orderId: string,
+    from: OrderStatus,
+    to: OrderStatus,
+    transaction: Transaction,
+    reason: FailureReason | null,
+    entries: OrderLogEntry[],
+  ): Promise<Date | null> {
+    const createdAt = await transitionOrder(this.db, { orderId, from, to, reason }, entries, transaction);
+    if (createdAt && (to === 'completed' || to === 'failed')) {
+      transaction.afterCommit(() => recordOrderFinished(to, reason, createdAt));
+    }
+    return createdAt;
+  }
+}

@@ -1,0 +1,77 @@
+import Joi from 'joi';
+
+export const ORDER_STATUSES = Object.freeze(['pending', 'reserved', 'completed', 'failed', 'cancelled'] as const);
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly OrderStatus[] = Object.freeze(['completed', 'failed', 'cancelled']);
+
+export const FAILURE_REASONS = Object.freeze({
+  OUT_OF_STOCK: 'OUT_OF_STOCK',
+  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  PAYMENT_RETRIES_EXHAUSTED: 'PAYMENT_RETRIES_EXHAUSTED',
+  RESERVATION_EXPIRED: 'RESERVATION_EXPIRED',
+} as const);
+export type FailureReason = keyof typeof FAILURE_REASONS;
+
+export interface CreateOrderItemInput {
+  sku?: string;
+  productId?: number;
+  quantity: number;
+}
+
+export interface CreateOrderInput {
+  customerId: string;
+  items: CreateOrderItemInput[];
+  currency?: string;
+}
+
+const customerId = Joi.string().min(1).max(64).pattern(/^[A-Za-z0-9_-]+$/).messages({
+  'string.pattern.base': 'customerId may only contain letters, digits, _ and -',
+});
+
+const item = Joi.object<CreateOrderItemInput>({
+  sku: Joi.string().min(1).max(64),
+  productId: Joi.number().integer().min(1).max(2_147_483_647),
+  quantity: Joi.number().integer().min(1).max(1000).required(),
+}).xor('sku', 'productId').messages({
+  'object.xor': 'an item names either sku or productId, not both',
+  'object.missing': 'an item needs a sku or a productId',
+});
+
+export const createOrderSchema = Joi.object<CreateOrderInput>({
+  customerId: customerId.required(),
+  items: Joi.array()
+    .items(item)
+    .min(1)
+    .max(50)
+    // Joi compares the raw items, invalid ones (null, strings) included, before it reports them.
+    .unique((a?: CreateOrderItemInput, b?: CreateOrderItemInput) => (a?.sku !== undefined && a.sku === b?.sku) || (a?.productId !== undefined && a.productId === b?.productId))
+    .required()
+    .messages({ 'array.unique': 'the same product appears twice; send it once with the total quantity' }),
+  currency: Joi.string().pattern(/^[A-Z]{3}$/).messages({ 'string.pattern.base': 'currency must be a 3-letter ISO 4217 code such as EUR' }),
+})
+  .required()
+  .unknown(false);
+
+export const idempotencyKeySchema = Joi.string().min(1).max(255).pattern(/^[\x21-\x7e]+$/).messages({
+  'string.pattern.base': 'Idempotency-Key must be 1-255 visible ASCII characters',
+});
+
+export const idempotencyHeaderSchema = Joi.object<{ 'Idempotency-Key': string }>({ 'Idempotency-Key': idempotencyKeySchema });
+
+export const orderIdSchema = Joi.string().guid().required().messages({
+  'string.guid': 'the order id must be a UUID',
+});
+
+export interface ListOrdersQuery {
+  customerId?: string;
+  status?: OrderStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export const listOrdersSchema = Joi.object<ListOrdersQuery>({
+  customerId,
+  status: Joi.string().valid(...ORDER_STATUSES),
+  limit: Joi.number().integer().min(1).max(100).default(20),
+  cursor: Joi.string().max(200),
+}).unknown(false);

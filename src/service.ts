@@ -1,0 +1,172 @@
+import type { AppConfig } from './config';
+import { buildApp } from './app';
+import type { AppContext } from './context';
+import { chooseDatabase, redactUrl, type ChosenDatabase } from './db/database';
+import { ADVISORY_LOCKS, migrateUp, withAdvisoryLock } from './db/migrate';
+import { createSequelize } from './db/sequelize';
+import { startPaymentProviderMock } from './mocks/payment-provider';
+import { startWarehouseMock } from './mocks/warehouse';
+import { HttpPaymentAdapter } from './modules/payments/adapter';
+import { TokenService } from './modules/auth/tokens';
+import { developmentJwtSecret } from './modules/auth/jwt-secret';
+import { JobQueue } from './queue/job-queue';
+import { startWorkers, type RunningWorkers } from './workers';
+import { listen, type RunningServer } from './shared/http-server';
+import { startMetricsServer } from './observability/routes';
+import type { Logger } from './shared/logger';
+
+export interface RunningService {
+  ctx: AppContext;
+  database: ChosenDatabase;
+  http?: RunningServer;
+  /** The METRICS_PORT server, when configured. */
+  metrics?: RunningServer;
+  stop(): Promise<void>;
+}
+
+/** config → database → migrations → mocks → queue → roles → listen. Each step is undone by stop(), in reverse. */
+export async function startService(config: AppConfig, logger: Logger): Promise<RunningService> {
+  const undo: UndoStep[] = [];
+  const stop = () => undoAll(undo.splice(0).reverse(), config.shutdownTimeoutMs, logger);
+
+  try {
+    const database = await chooseDatabase(config, logger);
+    undo.push({ name: 'database', run: () => database.release() });
+    const shownUrl = database.source === 'embedded' ? database.url : redactUrl(database.url);
+    logger.info({ source: database.source, url: shownUrl }, `database: ${shownUrl} (${database.source})`);
+    if (database.source === 'embedded') {
+      // Printed plainly so a person can copy it into psql.
+      process.stdout.write(`\nEmbedded PostgreSQL is running. Open it with:\n  psql "${database.url}"\n\n`);
+    }
+
+    const sequelize = createSequelize(database.url, { poolMax: config.db.poolMax, logger });
+    undo.push({ name: 'connection pool', run: () => sequelize.close() });
+    await sequelize.authenticate();
+
+    if (config.migrateOnStart) {
+      const applied = await migrateUp(sequelize, logger);
+      logger.info({ applied }, applied.length ? `applied ${applied.length} migration(s)` : 'database schema is up to date');
+    }
+
+    const runsWorkers = config.role !== 'api';
+    const mocksHere = config.role === 'all';
+    let paymentUrl = config.payments.providerUrl;
+    if (!paymentUrl && mocksHere) {
+      const mock = await startPaymentProviderMock({ ...config.payments.mock, hangMs: config.payments.timeoutMs + 1000 }, config.payments.mock.port);
+      undo.push({ name: 'payment mock', run: () => mock.close() });
+      paymentUrl = mock.url;
+      logger.info({ url: mock.url }, `mock payment provider listening on ${mock.url} (PAYMENT_MOCK_PORT)`);
+    }
+    let warehouseUrl = config.inventory.warehouseUrl;
+    if (!warehouseUrl && mocksHere) {
+      const mock = await startWarehouseMock(config.inventory.mock, config.inventory.mock.port);
+      undo.push({ name: 'warehouse mock', run: () => mock.close() });
+      warehouseUrl = mock.url;
+      logger.info({ url: mock.url }, `mock warehouse listening on ${mock.url} (WAREHOUSE_MOCK_PORT)`);
+    }
+    if (runsWorkers && !paymentUrl) throw new Error('PAYMENT_PROVIDER_URL must be set for ROLE=worker (or run ROLE=all to use the mock provider)');
+    if (runsWorkers && !warehouseUrl) throw new Error('WAREHOUSE_URL must be set for ROLE=worker (or run ROLE=all to use the mock warehouse)');
+
+    const queue = new JobQueue(config, sequelize, database.url, logger);
+    // Registered before start: a start that fails half-way (pool open, some queues made) is still undone.
+    undo.push({ name: 'queue', run: () => queue.stop() });
+    // Processes starting together would otherwise create the same queues at once, which deadlocks in PostgreSQL.
+    await withAdvisoryLock(sequelize, ADVISORY_LOCKS.queueSetup, () => queue.start());
+
+    const ctx: AppContext = {
+      config,
+      logger,
+      sequelize,
+      queue,
+      payments: new HttpPaymentAdapter(paymentUrl ?? 'http://127.0.0.1:1', config.payments.timeoutMs),
+      tokens: new TokenService(config.auth.jwtSecret ?? developmentJwtSecret(config.dataDir), config.auth.tokenTtlSeconds),
+      warehouseUrl,
+      paymentProviderUrl: paymentUrl,
+    };
+
+    if (runsWorkers) {
+      const workers: RunningWorkers = await startWorkers(ctx);
+      undo.push({ name: 'workers', run: () => workers.stop() });
+    }
+
+    let metricsServer: RunningServer | undefined;
+    if (config.metricsPort !== undefined) {
+      // Any role: a worker has no API port, and this is how Prometheus reads its job and payment metrics.
+      metricsServer = await startMetricsServer(ctx, config.metricsPort);
+      undo.push({ name: 'metrics server', run: () => metricsServer!.close() });
+      logger.info({ port: metricsServer.port }, `metrics (no auth) on http://localhost:${metricsServer.port}/metrics (METRICS_PORT)`);
+    }
+
+    let http: RunningServer | undefined;
+    if (config.role !== 'worker') {
+      http = await listen(buildApp(ctx), config.port, '0.0.0.0');
+      // In-flight requests get half the shutdown budget; the rest is for workers, the queue and the database.
+      undo.push({ name: 'http', run: () => closeGracefully(http!, Math.floor(config.shutdownTimeoutMs / 2)) });
+      logger.info({ port: http.port, role: config.role }, `orderloop listening on http://localhost:${http.port} (role ${config.role})`);
+    } else {
+      logger.info({ role: config.role }, 'orderloop worker started');
+    }
+
+    return { ctx, database, http, metrics: metricsServer, stop };
+  } catch (error) {
+    await stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'clean-up after a failed start was incomplete'));
+    throw error;
+  }
+}
+
+interface UndoStep {
+  name: string;
+  run(): Promise<unknown>;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * Runs the undo steps in order, each bounded by what is left of the shutdown budget, so one
+ * that hangs (a query stuck on a lock, a dependency gone silent) cannot stop the others. The
+ * last step (releasing the database: stopping an embedded server) keeps a reserve of its own,
+ * because a server left running would block the next start. Rejects, after every step has had
+ * its turn, when any step ran out of time (a step that throws is logged and counts as done).
+ */
+async function undoAll(steps: UndoStep[], budgetMs: number, logger: Logger): Promise<void> {
+  const RESERVE_MS = 2_000;
+  const deadline = Date.now() + Math.max(budgetMs - 1_000, 1_000);
+  const unfinished: string[] = [];
+  for (const [index, step] of steps.entries()) {
+    const isLast = index === steps.length - 1;
+    const allowed = Math.max((isLast ? deadline : deadline - RESERVE_MS) - Date.now(), 250);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const outcome = await Promise.race([
+        step.run(),
+        new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), allowed))),
+      ]);
+      if (outcome === TIMED_OUT) {
+        unfinished.push(step.name);
+        logger.error({ step: step.name, allowedMs: allowed }, `shutdown: ${step.name} did not stop within ${allowed} ms; moving on`);
+      }
+    } catch (error) {
+      // A step that fails has still finished: typically the database went first (Ctrl-C in a
+      // terminal reaches the embedded server too), so there was nothing left to close.
+      logger.warn({ err: error, step: step.name }, `shutdown: stopping ${step.name} failed`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (unfinished.length) throw new Error(`shutdown incomplete: ${unfinished.join(', ')} did not stop in time`);
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then drops idle keep-alive sockets. */
+function closeGracefully(http: RunningServer, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      http.server.closeAllConnections();
+      resolve();
+    }, Math.max(timeoutMs, 1000));
+    http.server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    http.server.closeIdleConnections();
+  });
+}

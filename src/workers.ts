@@ -1,0 +1,17 @@
+import type { AppContext } from './context';
+import { registerOrderJobs } from './modules/orders/jobs';
+import { registerInventoryJobs } from './modules/inventory/jobs';
+
+export interface RunningWorkers {
+  stop(): Promise<void>;
+}
+
+/** Everything a process with the worker role runs: queue workers and cron ticks. */
+export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
+  const stops = [await registerOrderJobs(ctx), await registerInventoryJobs(ctx)];
+  return {
+    stop: async () => {
+      for (const stop of stops) await stop();
+    },
+  };
+}

@@ -1,0 +1,271 @@
+import { OrderFlow, paymentIdempotencyKey } from '../../src/modules/orders/flow';
+import { invariantViolations } from '../helpers/invariants';
+import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+
+async function counts(t: TestApp) {
+  const [row] = await t.query<Record<string, string>>(
+    `SELECT (SELECT count(*) FROM "Orders")::text AS orders, (SELECT count(*) FROM "Order_Items")::text AS items,
+            (SELECT count(*) FROM "Order_Logs")::text AS logs, (SELECT count(*) FROM pgboss.job)::text AS jobs`,
+  );
+  return row;
+}
+
+describe('orders API without workers (intake, idempotency, cancel, reads)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ workers: false });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  describe('Idempotency-Key', () => {
+    it('when a request is retried with the same key and body, then the first order comes back and nothing new is created', async () => {
+      const p = await createProduct(t, { stock: 10 });
+      const body = { customerId: 'cust_idem_1', items: [{ sku: p.sku, quantity: 1 }] };
+      const first = await t.http.post('/orders/create').set('Idempotency-Key', 'key-1').send(body);
+      const before = await counts(t);
+      const second = await t.http.post('/orders/create').set('Idempotency-Key', 'key-1').send(body);
+      expect(first.status).toBe(202);
+      expect(second.status).toBe(202);
+      expect(second.body).toEqual(first.body);
+      expect(second.headers['idempotent-replayed']).toBe('true');
+      expect(await counts(t)).toEqual(before);
+    });
+
+    it('when the same key comes with a different body, then 422 IDEMPOTENCY_KEY_REUSED and nothing is written', async () => {
+      const p = await createProduct(t, { stock: 10 });
+      await t.http.post('/orders').set('Idempotency-Key', 'key-2').send({ customerId: 'cust_idem_2', items: [{ sku: p.sku, quantity: 1 }] });
+      const before = await counts(t);
+      const res = await t.http.post('/orders').set('Idempotency-Key', 'key-2').send({ customerId: 'cust_idem_2', items: [{ sku: p.sku, quantity: 2 }] });
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await counts(t)).toEqual(before);
+    });
+
+    it('when another customer uses the same key, then it is a different order (keys are scoped to the customer)', async () => {
+      const p = await createProduct(t, { stock: 10 });
+      const a = await t.http.post('/orders').set('Idempotency-Key', 'shared').send({ customerId: 'cust_scope_a', items: [{ sku: p.sku, quantity: 1 }] });
+      const b = await t.http.post('/orders').set('Idempotency-Key', 'shared').send({ customerId: 'cust_scope_b', items: [{ sku: p.sku, quantity: 1 }] });
+      expect(a.status).toBe(202);
+      expect(b.status).toBe(202);
+      expect(a.body.order.id).not.toBe(b.body.order.id);
+    });
+
+    it('when 20 concurrent requests carry one key, then exactly one order is created and all get it', async () => {
+      const p = await createProduct(t, { stock: 100 });
+      const body = { customerId: 'cust_idem_conc', items: [{ sku: p.sku, quantity: 1 }] };
+      const responses = await Promise.all(Array.from({ length: 20 }, () => t.http.post('/orders').set('Idempotency-Key', 'conc-key').send(body)));
+      expect(responses.map((r) => r.status)).toEqual(Array(20).fill(202));
+      expect(new Set(responses.map((r) => r.body.order.id)).size).toBe(1);
+      const rows = await t.query(`SELECT id FROM "Orders" WHERE customer_id = 'cust_idem_conc'`);
+      expect(rows).toHaveLength(1);
+    });
+  });
+
+  describe('reads', () => {
+    it('when listing a customer\'s orders, then they come newest first with a working cursor', async () => {
+      const p = await createProduct(t, { stock: 100 });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const res = await t.http.post('/orders').send({ customerId: 'cust_list', items: [{ sku: p.sku, quantity: 1 }] });
+        ids.push(res.body.order.id);
+      }
+      const page1 = await t.http.get('/orders').query({ customerId: 'cust_list', limit: 2 });
+      expect(page1.status).toBe(200);
+      expect(page1.body.orders.map((o: { id: string }) => o.id)).toEqual([ids[4], ids[3]]);
+      const page2 = await t.http.get('/orders').query({ customerId: 'cust_list', limit: 2, cursor: page1.body.nextCursor });
+      expect(page2.body.orders.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
+      const page3 = await t.http.get('/orders').query({ customerId: 'cust_list', limit: 2, cursor: page2.body.nextCursor });
+      expect(page3.body.orders.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
+      expect(page3.body.nextCursor).toBeNull();
+      const pending = await t.http.get('/orders').query({ customerId: 'cust_list', status: 'completed' });
+      expect(pending.body.orders).toEqual([]);
+    });
+
+    it('when an order does not exist, then 404 ORDER_NOT_FOUND; when the id is not a uuid, then 400', async () => {
+      const missing = await t.http.get('/orders/4f1c2f0e-7a3b-4c55-9d6e-1a2b3c4d5e6f');
+      expect(missing.status).toBe(404);
+      expect(missing.body.error.code).toBe('ORDER_NOT_FOUND');
+      const bad = await t.http.get('/orders/not-a-uuid');
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+      const badLimit = await t.http.get('/orders').query({ limit: 101 });
+      expect(badLimit.status).toBe(400);
+      const badCursor = await t.http.get('/orders').query({ cursor: 'garbage' });
+      expect(badCursor.status).toBe(400);
+    });
+  });
+
+  describe('cancel', () => {
+    it('when a pending order is cancelled, then it is cancelled, twice is harmless, and its reserve job changes nothing', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const created = await t.http.post('/orders').send({ customerId: 'cust_cancel_p', items: [{ sku: p.sku, quantity: 2 }] });
+      const id = created.body.order.id;
+      const first = await t.http.post(`/orders/${id}/cancel`);
+      expect(first.status).toBe(200);
+      expect(first.body.order.status).toBe('cancelled');
+      const again = await t.http.post(`/orders/${id}/cancel`);
+      expect(again.status).toBe(200);
+      expect(again.body.order.timeline.filter((e: { event: string }) => e.event === 'ORDER_CANCELLED')).toHaveLength(1);
+      expect(await new OrderFlow(t.ctx).reserve(id, {})).toBe('skipped');
+      const [row] = await t.query<{ stock_reserved: number }>('SELECT stock_reserved FROM "Products" WHERE id = $1', [p.id]);
+      expect(row.stock_reserved).toBe(0);
+    });
+
+    it('when a reserved order is cancelled, then its stock is released', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const created = await t.http.post('/orders').send({ customerId: 'cust_cancel_r', items: [{ sku: p.sku, quantity: 3 }] });
+      const id = created.body.order.id;
+      await new OrderFlow(t.ctx).reserve(id, {});
+      const [held] = await t.query<{ stock_reserved: number }>('SELECT stock_reserved FROM "Products" WHERE id = $1', [p.id]);
+      expect(held.stock_reserved).toBe(3);
+      const res = await t.http.post(`/orders/${id}/cancel`);
+      expect(res.status).toBe(200);
+      expect(res.body.order.timeline.map((e: { event: string }) => e.event).slice(-2)).toEqual(['STOCK_RELEASED', 'ORDER_CANCELLED']);
+      const [row] = await t.query<{ stock_reserved: number; stock_on_hand: number }>('SELECT stock_reserved, stock_on_hand FROM "Products" WHERE id = $1', [p.id]);
+      expect(row).toEqual({ stock_reserved: 0, stock_on_hand: 5 });
+      expect(await new OrderFlow(t.ctx).charge(id, {})).toBe('skipped');
+      expect(t.payments.charges.size).toBe(0);
+    });
+
+    it('when a completed or failed order is cancelled, then 409 ORDER_NOT_CANCELLABLE', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const flow = new OrderFlow(t.ctx);
+      const done = await t.http.post('/orders').send({ customerId: 'cust_cancel_c', items: [{ sku: p.sku, quantity: 1 }] });
+      await flow.reserve(done.body.order.id, {});
+      await flow.charge(done.body.order.id, {});
+      const res = await t.http.post(`/orders/${done.body.order.id}/cancel`);
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('ORDER_NOT_CANCELLABLE');
+
+      await t.query('UPDATE "Products" SET stock_on_hand = 0 WHERE id = $1', [p.id]).catch(() => undefined);
+      const q = await createProduct(t, { stock: 1 });
+      const failing = await t.http.post('/orders').send({ customerId: 'cust_cancel_f', items: [{ sku: q.sku, quantity: 1 }] });
+      await t.query('UPDATE "Products" SET stock_on_hand = 0 WHERE id = $1', [q.id]);
+      await flow.reserve(failing.body.order.id, {});
+      const failed = await t.http.post(`/orders/${failing.body.order.id}/cancel`);
+      expect(failed.status).toBe(409);
+      expect(failed.body.error.code).toBe('ORDER_NOT_CANCELLABLE');
+    });
+
+    it('when a charge attempt is in flight, then cancel answers 409 instead of racing the payment', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const created = await t.http.post('/orders').send({ customerId: 'cust_cancel_lease', items: [{ sku: p.sku, quantity: 1 }] });
+      await new OrderFlow(t.ctx).reserve(created.body.order.id, {});
+      await t.query(`UPDATE "Orders" SET payment_lease_until = now() + interval '30 seconds' WHERE id = $1`, [created.body.order.id]);
+      const res = await t.http.post(`/orders/${created.body.order.id}/cancel`);
+      expect(res.status).toBe(409);
+      expect(res.body.error.details.paymentInProgress).toBe(true);
+    });
+  });
+
+  describe('jobs delivered twice', () => {
+    it('when the reserve and charge handlers run twice for one order, then stock and charges change once', async () => {
+      const p = await createProduct(t, { stock: 10 });
+      const flow = new OrderFlow(t.ctx);
+      const created = await t.http.post('/orders').send({ customerId: 'cust_twice', items: [{ sku: p.sku, quantity: 4 }] });
+      const id = created.body.order.id;
+      const reserves = await Promise.all([flow.reserve(id, {}), flow.reserve(id, {})]);
+      expect(reserves.sort()).toEqual(['done', 'skipped']);
+      expect(await flow.charge(id, {})).toBe('done');
+      expect(await flow.charge(id, {})).toBe('skipped');
+      const [row] = await t.query<{ stock_on_hand: number; stock_reserved: number }>('SELECT stock_on_hand, stock_reserved FROM "Products" WHERE id = $1', [p.id]);
+      expect(row).toEqual({ stock_on_hand: 6, stock_reserved: 0 });
+      expect([...t.payments.charges.values()].filter((c) => c.orderId === id)).toHaveLength(1);
+      const [payments] = await t.query<{ n: string }>(`SELECT count(*)::text AS n FROM "Payments" WHERE order_id = $1`, [id]);
+      expect(payments.n).toBe('1');
+    });
+  });
+
+  describe('expiry sweeper', () => {
+    it('when a reservation is abandoned past its expiry, then the sweeper releases it and fails the order RESERVATION_EXPIRED', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const flow = new OrderFlow(t.ctx);
+      const created = await t.http.post('/orders').send({ customerId: 'cust_sweep', items: [{ sku: p.sku, quantity: 2 }] });
+      const id = created.body.order.id;
+      await flow.reserve(id, {});
+      await t.query(`UPDATE "Stock_Reservations" SET expires_at = now() - interval '1 minute' WHERE order_id = $1`, [id]);
+      expect(await flow.sweepExpired({})).toBeGreaterThanOrEqual(1);
+      const order = (await t.http.get(`/orders/${id}`)).body.order;
+      expect(order).toMatchObject({ status: 'failed', failureReason: 'RESERVATION_EXPIRED' });
+      expect(order.timeline.map((e: { event: string }) => e.event).slice(-3)).toEqual(['RESERVATION_EXPIRED', 'STOCK_RELEASED', 'ORDER_FAILED']);
+      const [row] = await t.query<{ stock_reserved: number }>('SELECT stock_reserved FROM "Products" WHERE id = $1', [p.id]);
+      expect(row.stock_reserved).toBe(0);
+      // The late charge job finds the order closed and charges nothing.
+      expect(await flow.charge(id, {})).toBe('skipped');
+      expect([...t.payments.charges.values()].filter((c) => c.orderId === id)).toHaveLength(0);
+    });
+
+    it('when a reservation expires but the provider holds a charge whose answer was lost, then the sweeper collects it instead of failing the order', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const flow = new OrderFlow(t.ctx);
+      const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_paid', items: [{ sku: p.sku, quantity: 1 }] });
+      const id = created.body.order.id;
+      await flow.reserve(id, {});
+      // An earlier attempt charged at the provider, but its answer never arrived and its worker died.
+      const charged = await fetch(`${t.paymentServer.url}/charges`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Idempotency-Key': paymentIdempotencyKey(id) },
+        body: JSON.stringify({ orderId: id, amountCents: 1250, currency: 'EUR' }),
+      });
+      expect(charged.status).toBe(201);
+      await t.query('UPDATE "Orders" SET payment_attempts = 1 WHERE id = $1', [id]);
+      await t.query(`UPDATE "Stock_Reservations" SET expires_at = now() - interval '1 minute' WHERE order_id = $1`, [id]);
+      const chargeJobs = () => t.query(`SELECT id FROM pgboss.job WHERE name = 'order-charge' AND data->>'orderId' = $1`, [id]);
+      const jobsBefore = (await chargeJobs()).length;
+      await flow.sweepExpired({});
+      const [row] = await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = $1', [id]);
+      expect(row.status).toBe('reserved');
+      expect(await chargeJobs()).toHaveLength(jobsBefore + 1);
+      expect(await flow.charge(id, {})).toBe('done');
+      const [after] = await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = $1', [id]);
+      expect(after.status).toBe('completed');
+      expect([...t.payments.charges.values()].filter((c) => c.orderId === id)).toHaveLength(1);
+    });
+
+    it('when a charge attempt holds the lease, then the sweeper leaves the order alone', async () => {
+      const p = await createProduct(t, { stock: 5 });
+      const flow = new OrderFlow(t.ctx);
+      const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_lease', items: [{ sku: p.sku, quantity: 1 }] });
+      const id = created.body.order.id;
+      await flow.reserve(id, {});
+      await t.query(`UPDATE "Stock_Reservations" SET expires_at = now() - interval '1 minute' WHERE order_id = $1`, [id]);
+      await t.query(`UPDATE "Orders" SET payment_lease_until = now() + interval '30 seconds' WHERE id = $1`, [id]);
+      await flow.sweepExpired({});
+      const [row] = await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = $1', [id]);
+      expect(row.status).toBe('reserved');
+    });
+  });
+
+  it('when all of the above has run, then stock and reservations still add up', async () => {
+    // Orders of this block are driven by hand, so they need not be terminal; the rest must hold.
+    expect(await invariantViolations(t, { requireTerminal: false })).toEqual([]);
+  });
+});
+
+describe('orders with workers: sweeper tick and notify', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ workers: true, env: { SWEEPER_CRON: '* * * * * *' } });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  it('when a reservation expires while workers run, then the sweeper cron releases it without help', async () => {
+    const p = await createProduct(t, { stock: 3 });
+    t.payments.settings.down = true;
+    const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_cron', items: [{ sku: p.sku, quantity: 1 }] });
+    const id = created.body.order.id;
+    await eventually(async () => (await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = $1', [id]))[0]?.status === 'reserved');
+    await t.query(`UPDATE "Stock_Reservations" SET expires_at = now() - interval '1 minute' WHERE order_id = $1`, [id]);
+    const order = await eventually(async () => {
+      const [row] = await t.query<{ status: string; failure_reason: string }>('SELECT status, failure_reason FROM "Orders" WHERE id = $1', [id]);
+      return row.status === 'failed' ? row : null;
+    });
+    t.payments.settings.down = false;
+    expect(['RESERVATION_EXPIRED', 'PAYMENT_RETRIES_EXHAUSTED']).toContain(order.failure_reason);
+    expect(await invariantViolations(t)).toEqual([]);
+  });
+});

@@ -1,0 +1,111 @@
+import { paymentIdempotencyKey } from '../../src/modules/orders/flow';
+import { QUEUES } from '../../src/queue/queues';
+import { invariantViolations } from '../helpers/invariants';
+import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+
+/**
+ * A charge whose answer never arrived (a lost response, a worker killed mid-call) may exist at
+ * the provider while every later attempt fails at the provider's edge, before the idempotency
+ * key is looked at. The chaos run (kill -9 a worker, 30% failures) ended with customers charged
+ * for failed orders that way; the order must complete with that charge instead.
+ */
+describe('payments: a charge the service never heard about', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Retries far apart: a failed attempt leaves its order reserved long enough to set the scene.
+    t = await startTestApp({ workers: true, env: { PAYMENT_MAX_ATTEMPTS: '5', PAYMENT_RETRY_DELAY_S: '60' } });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+  afterEach(() => {
+    Object.assign(t.payments.settings, { failureRate: 0, declineRate: 0, lostResponseRate: 0, latencyMs: 0, down: false });
+  });
+
+  async function order(id: string) {
+    const res = await t.http.get(`/orders/${id}`);
+    return res.body.order;
+  }
+
+  /** The first attempt failed and its retry waits 60 s: take the job away, as if it had died. */
+  async function dropChargeJob(orderId: string) {
+    await eventually(async () => (await t.query(`SELECT 1 FROM pgboss.job WHERE name = $1 AND data->>'orderId' = $2 AND state = 'retry'`, [QUEUES.ORDER_CHARGE, orderId])).length > 0, 20_000);
+    await t.query(`UPDATE pgboss.job SET state = 'cancelled' WHERE name = $1 AND data->>'orderId' = $2 AND state < 'completed'`, [QUEUES.ORDER_CHARGE, orderId]);
+    const [o] = await t.query<{ status: string; lease: boolean }>(`SELECT status, payment_lease_until > now() AS lease FROM "Orders" WHERE id = $1`, [orderId]);
+    expect(o).toEqual({ status: 'reserved', lease: null });
+  }
+
+  /** What an earlier attempt left at the provider: a charge under the order's key. */
+  function chargeAtProvider(orderId: string, amountCents: number, status: 'succeeded' | 'declined' = 'succeeded') {
+    const key = paymentIdempotencyKey(orderId);
+    const charge = { id: `ch_earlier_${orderId.slice(0, 8)}`, orderId, amountCents, currency: 'EUR', idempotencyKey: key, status, createdAt: new Date().toISOString() };
+    t.payments.charges.set(key, charge);
+    return charge;
+  }
+
+  it('when every charge call fails at the edge but the provider holds a charge for the order, then the order completes with that charge', async () => {
+    const product = await createProduct(t, { stock: 5, priceCents: 700 });
+    // Every POST /charges fails (503 or a hang past the timeout) after 500 ms, time enough to
+    // put the earlier attempt's charge in place first.
+    Object.assign(t.payments.settings, { failureRate: 1, latencyMs: 500 });
+    const res = await t.http.post('/orders').send({ customerId: 'cust_lost_edge', items: [{ sku: product.sku, quantity: 2 }] });
+    const charge = chargeAtProvider(res.body.order.id, 1400);
+    const done = await eventually(async () => {
+      const o = await order(res.body.order.id);
+      return ['completed', 'failed'].includes(o.status) ? o : null;
+    }, 30_000);
+    expect(done.status).toBe('completed');
+    expect(done.payments.find((p: { outcome: string }) => p.outcome === 'succeeded').chargeId).toBe(charge.id);
+    expect([...t.payments.charges.values()].filter((c) => c.orderId === res.body.order.id)).toHaveLength(1);
+    expect(await invariantViolations(t, { requireTerminal: false })).toEqual([]);
+  });
+
+  it('when the provider holds a declined charge and the call fails at the edge, then the order fails PAYMENT_DECLINED', async () => {
+    const product = await createProduct(t, { stock: 5 });
+    Object.assign(t.payments.settings, { failureRate: 1, latencyMs: 500 });
+    const res = await t.http.post('/orders').send({ customerId: 'cust_lost_decline', items: [{ sku: product.sku, quantity: 1 }] });
+    chargeAtProvider(res.body.order.id, 1250, 'declined');
+    const done = await eventually(async () => {
+      const o = await order(res.body.order.id);
+      return ['completed', 'failed'].includes(o.status) ? o : null;
+    }, 30_000);
+    expect(done).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_DECLINED' });
+  });
+
+  it('when a charge job dies after the provider charged, then the dead-letter worker collects the charge instead of failing the order', async () => {
+    const product = await createProduct(t, { stock: 5, priceCents: 900 });
+    // The order sits reserved with one attempt made and no charge job left: what a worker killed
+    // mid-call on the last delivery leaves once the job has expired into the dead-letter queue.
+    t.payments.settings.down = true;
+    const res = await t.http.post('/orders').send({ customerId: 'cust_dead_letter', items: [{ sku: product.sku, quantity: 1 }] });
+    const orderId = res.body.order.id;
+    await dropChargeJob(orderId);
+    const charge = chargeAtProvider(orderId, 900);
+    t.payments.settings.down = false;
+    await t.ctx.queue.send(QUEUES.ORDER_CHARGE_DEAD, { orderId });
+    const done = await eventually(async () => {
+      const o = await order(orderId);
+      return ['completed', 'failed'].includes(o.status) ? o : null;
+    }, 30_000);
+    expect(done.status).toBe('completed');
+    expect(done.payments.find((p: { outcome: string }) => p.outcome === 'succeeded').chargeId).toBe(charge.id);
+    expect(await invariantViolations(t, { requireTerminal: false })).toEqual([]);
+  });
+
+  it('when a charge job dies and the provider holds nothing, then the dead-letter worker releases the stock and fails the order', async () => {
+    const product = await createProduct(t, { stock: 5 });
+    t.payments.settings.down = true;
+    const res = await t.http.post('/orders').send({ customerId: 'cust_dead_nothing', items: [{ sku: product.sku, quantity: 1 }] });
+    const orderId = res.body.order.id;
+    await dropChargeJob(orderId);
+    t.payments.settings.down = false;
+    await t.ctx.queue.send(QUEUES.ORDER_CHARGE_DEAD, { orderId });
+    const done = await eventually(async () => {
+      const o = await order(orderId);
+      return ['completed', 'failed'].includes(o.status) ? o : null;
+    }, 30_000);
+    expect(done).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_RETRIES_EXHAUSTED' });
+    const [row] = await t.query<{ stock_reserved: number }>('SELECT stock_reserved FROM "Products" WHERE id = $1', [product.id]);
+    expect(row.stock_reserved).toBe(0);
+  });
+});
