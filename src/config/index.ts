@@ -167,6 +167,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values must never reach a log or terminal, even when they are wrong. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'DB_PASS']);
+
+/** The bad value as an error message may show it: secrets by length only, a URL without its password. */
+function shownValue(key: string, value: string | undefined): string {
+  if (value === undefined) return 'undefined';
+  if (SECRET_VARIABLES.has(key)) return `a value of ${value.length} characters (not shown)`;
+  if (key === 'DATABASE_URL') return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@'));
+  return JSON.stringify(value);
+}
+
 /** Reads and validates configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   // Empty strings mean "not set", as in most .env files.
@@ -175,7 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (error) {
     const detail = error.details[0];
     const key = String(detail.path[0]);
-    throw new ConfigError(`${key} ${detail.message.replace(/^"[^"]*" /, '')}, got ${JSON.stringify(env[key])}`);
+    throw new ConfigError(`${key} ${detail.message.replace(/^"[^"]*" /, '')}, got ${shownValue(key, env[key])}`);
   }
 
   if (v.NODE_ENV === 'production' && !v.JWT_SECRET) {

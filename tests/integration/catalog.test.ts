@@ -68,10 +68,22 @@ describe('catalog API', () => {
       expect(res.body.nextCursor).toBeNull();
     });
 
-    it('when products are filtered by a category slug nobody uses, then the list is empty', async () => {
+    it('when products are filtered by a category slug that does not exist, then 404 CATEGORY_NOT_FOUND names it', async () => {
       const res = await t.http.get('/products?category=no-such-category');
-      expect(res.status).toBe(200);
-      expect(res.body).toEqual({ products: [], nextCursor: null });
+      expect(res.status).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'CATEGORY_NOT_FOUND', details: { unknown: ['no-such-category'] } });
+    });
+
+    it('when products are filtered by a category that exists but holds no product, then the list is empty', async () => {
+      // Added and removed here so the category listings below stay exactly the seeded ones.
+      await t.query(`INSERT INTO "Categories" (name, slug) VALUES ('Empty shelf', 'empty-shelf')`);
+      try {
+        const res = await t.http.get('/products?category=empty-shelf');
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({ products: [], nextCursor: null });
+      } finally {
+        await t.query(`DELETE FROM "Categories" WHERE slug = 'empty-shelf'`);
+      }
     });
 
     it('when products are filtered by SKU, then exactly that product comes back', async () => {

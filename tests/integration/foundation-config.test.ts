@@ -49,6 +49,15 @@ describe('foundation: configuration', () => {
     expect(configError({ PAYMENT_FAILURE_RATE: 'lots' }).message).toBe('PAYMENT_FAILURE_RATE must be a number between 0 and 1, got "lots"');
   });
 
+  it('when a secret or a URL with a password is bad, then the error names the variable but never shows the secret', () => {
+    const shortSecret = configError({ JWT_SECRET: 'my-short-secret' }).message;
+    expect(shortSecret).toBe('JWT_SECRET must be at least 32 characters, got a value of 15 characters (not shown)');
+    expect(shortSecret).not.toContain('my-short-secret');
+    const badUrl = configError({ DATABASE_URL: 'mysql://shop:hunter2@db.example:3306/orders' }).message;
+    expect(badUrl).toBe('DATABASE_URL must be a postgres:// URL, got "mysql://shop:***@db.example:3306/orders"');
+    expect(badUrl).not.toContain('hunter2');
+  });
+
   it('when several variables are bad, then every message is a single line naming a variable', () => {
     const cases: Record<string, string>[] = [
       { DATABASE_URL: 'mysql://localhost/x' },

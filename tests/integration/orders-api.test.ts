@@ -247,7 +247,8 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 describe('orders with workers: sweeper tick and notify', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ workers: true, env: { SWEEPER_CRON: '* * * * * *' } });
+    // A failed charge attempt is retried only after an hour, so nothing but the sweeper can end the order.
+    t = await startTestApp({ workers: true, env: { SWEEPER_CRON: '* * * * * *', PAYMENT_RETRY_DELAY_S: '3600' } });
   });
   afterAll(async () => {
     await t.stop();
@@ -258,14 +259,26 @@ describe('orders with workers: sweeper tick and notify', () => {
     t.payments.settings.down = true;
     const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_cron', items: [{ sku: p.sku, quantity: 1 }] });
     const id = created.body.order.id;
-    await eventually(async () => (await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = $1', [id]))[0]?.status === 'reserved');
+    // The first attempt fails and releases its lease; its retry waits an hour.
+    await eventually(async () => {
+      const [row] = await t.query<{ status: string; payment_attempts: number; lease: boolean }>(
+        'SELECT status, payment_attempts, payment_lease_until IS NOT NULL AS lease FROM "Orders" WHERE id = $1', [id]);
+      return row?.status === 'reserved' && row.payment_attempts === 1 && !row.lease;
+    });
+    // The provider answers again (so the sweeper can see it holds no charge), and the reservation runs out.
+    t.payments.settings.down = false;
     await t.query(`UPDATE "Stock_Reservations" SET expires_at = now() - interval '1 minute' WHERE order_id = $1`, [id]);
     const order = await eventually(async () => {
       const [row] = await t.query<{ status: string; failure_reason: string }>('SELECT status, failure_reason FROM "Orders" WHERE id = $1', [id]);
       return row.status === 'failed' ? row : null;
     });
-    t.payments.settings.down = false;
-    expect(['RESERVATION_EXPIRED', 'PAYMENT_RETRIES_EXHAUSTED']).toContain(order.failure_reason);
+    expect(order.failure_reason).toBe('RESERVATION_EXPIRED');
+    const [stock] = await t.query<{ stock_reserved: number }>('SELECT stock_reserved FROM "Products" WHERE sku = $1', [p.sku]);
+    expect(stock.stock_reserved).toBe(0);
+    const events = (await t.query<{ event: string }>('SELECT event FROM "Order_Logs" WHERE order_id = $1 ORDER BY id', [id])).map((r) => r.event);
+    expect(events.slice(-3)).toEqual(['RESERVATION_EXPIRED', 'STOCK_RELEASED', 'ORDER_FAILED']);
+    // Its pending retry finds the order closed and charges nothing.
+    expect([...t.payments.charges.values()].filter((c) => c.orderId === id)).toHaveLength(0);
     expect(await invariantViolations(t)).toEqual([]);
   });
 });

@@ -45,6 +45,22 @@ describe('order flow through pg-boss jobs', () => {
     expect(await invariantViolations(t)).toEqual([]);
   });
 
+  it('when an order takes available stock down to the low-stock threshold, then its timeline says LOW_STOCK once, and later orders below it do not repeat it', async () => {
+    const product = await createProduct(t, { stock: 6, lowStockThreshold: 3 });
+    const first = await t.http.post('/orders/create').send({ customerId: 'cust_low_stock', items: [{ sku: product.sku, quantity: 3 }] });
+    expect(first.status).toBe(202);
+    const crossing = await waitForTerminal(t, first.body.order.id);
+    const low = crossing.timeline.filter((e: { event: string }) => e.event === 'LOW_STOCK');
+    expect(low).toHaveLength(1);
+    expect(low[0].details).toEqual({ sku: product.sku, available: 3, threshold: 3 });
+    expect(low[0].message).toContain(product.sku);
+
+    const second = await t.http.post('/orders/create').send({ customerId: 'cust_low_stock', items: [{ sku: product.sku, quantity: 1 }] });
+    const below = await waitForTerminal(t, second.body.order.id);
+    expect(below.status).toBe('completed');
+    expect(below.timeline.map((e: { event: string }) => e.event)).not.toContain('LOW_STOCK');
+  });
+
   it('when the provider declines, then the order fails PAYMENT_DECLINED and its stock is released', async () => {
     t.payments.settings.declineRate = 1;
     const product = await createProduct(t, { stock: 5 });

@@ -77,6 +77,10 @@ export class CatalogService {
       afterId: query.cursor ? readProductCursor(query.cursor) : undefined,
       limit: query.limit,
     });
+    // An empty page may mean a mistyped slug: say so rather than answer "no products".
+    if (!rows.length && query.category && !(await this.catalog.findCategoriesBySlugs([query.category])).length) {
+      throw new AppError('CATEGORY_NOT_FOUND', `Unknown category: ${query.category}`, { unknown: [query.category] });
+    }
     const page = rows.slice(0, query.limit);
     return {
       products: await this.withCategories(page),
