@@ -28,6 +28,16 @@ export class RetryableStepError extends Error {
   }
 }
 
+type Shortage = { sku: string; requested: number; available: number };
+
+/** Rolls the reserve transaction back (the charge job with it) when stock is short. */
+class OutOfStock extends Error {
+  constructor(readonly shortages: Shortage[]) {
+    super('out of stock');
+    this.name = 'OutOfStock';
+  }
+}
+
 export const paymentIdempotencyKey = (orderId: string) => `orderloop-order-${orderId}`;
 
 interface OrderLine {
@@ -44,74 +54,67 @@ export class OrderFlow {
     return this.ctx.sequelize;
   }
 
-  /** Step 1: reserve every line or none; on success enqueue the charge in the same transaction. */
+  /**
+   * Step 1: reserve every line or none, and enqueue the charge in the same transaction.
+   *
+   * The charge job is sent before the stock is touched, so the products stay locked for as few
+   * round trips as possible (the reservation, the status change, COMMIT). When stock is short the
+   * whole transaction rolls back, job included, and a second one fails the order OUT_OF_STOCK.
+   */
   async reserve(orderId: string, meta: JobMeta): Promise<StepOutcome> {
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'reserve' });
-    const outcome = await this.db.transaction(async (transaction) => {
-      const lines = await this.db.query<OrderLine>(
-        `SELECT o.status, i.product_id, i.sku, i.quantity
-         FROM "Orders" o JOIN "Order_Items" i ON i.order_id = o.id
-         WHERE o.id = $1 FOR NO KEY UPDATE OF o`,
-        { bind: [orderId], transaction, type: QueryTypes.SELECT },
-      );
-      if (!lines.length || lines[0].status !== 'pending') return { kind: 'skipped' as const, status: lines[0]?.status };
+    const outcome = await this.db
+      .transaction(async (transaction) => {
+        const lines = await this.db.query<OrderLine>(
+          `SELECT o.status, i.product_id, i.sku, i.quantity
+           FROM "Orders" o JOIN "Order_Items" i ON i.order_id = o.id
+           WHERE o.id = $1 FOR NO KEY UPDATE OF o`,
+          { bind: [orderId], transaction, type: QueryTypes.SELECT },
+        );
+        if (!lines.length || lines[0].status !== 'pending') return { kind: 'skipped' as const, status: lines[0]?.status };
 
-      const expiresAt = new Date(Date.now() + this.ctx.config.orders.reservationTtlSeconds * 1000);
-      const result = await reserveStock(
-        this.db,
-        orderId,
-        lines.map((l) => ({ productId: l.product_id, sku: l.sku, quantity: l.quantity })),
-        expiresAt,
-        transaction,
-      );
+        await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId }, { transaction });
+        const expiresAt = new Date(Date.now() + this.ctx.config.orders.reservationTtlSeconds * 1000);
+        const result = await reserveStock(
+          this.db,
+          orderId,
+          lines.map((l) => ({ productId: l.product_id, sku: l.sku, quantity: l.quantity })),
+          expiresAt,
+          transaction,
+        );
+        if (!result.ok) throw new OutOfStock(result.shortages);
 
-      if (!result.ok) {
-        await this.transition(orderId, 'pending', 'failed', transaction, 'OUT_OF_STOCK', [
+        const entries: OrderLogEntry[] = [
           {
-            event: 'OUT_OF_STOCK',
-            message: `Not enough stock: ${result.shortages.map((s) => `${s.sku} (wanted ${s.requested}, available ${s.available})`).join(', ')}`,
-            details: { shortages: result.shortages },
-            jobId: meta.jobId,
-          },
-          {
-            event: 'ORDER_FAILED',
+            event: 'STOCK_RESERVED',
             fromStatus: 'pending',
-            toStatus: 'failed',
-            message: 'Order failed: OUT_OF_STOCK, nothing was reserved or charged',
-            details: { reason: 'OUT_OF_STOCK' },
+            toStatus: 'reserved',
+            message: `Reserved ${result.lines.map((l) => `${l.quantity} x ${l.sku} (${l.availableAfter} left)`).join(', ')} until ${expiresAt.toISOString()}`,
+            details: {
+              lines: result.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, availableAfter: l.availableAfter })),
+              expiresAt: expiresAt.toISOString(),
+            },
             jobId: meta.jobId,
           },
-        ]);
-        return { kind: 'out_of_stock' as const, shortages: result.shortages };
-      }
-
-      const entries: OrderLogEntry[] = [
-        {
-          event: 'STOCK_RESERVED',
-          fromStatus: 'pending',
-          toStatus: 'reserved',
-          message: `Reserved ${result.lines.map((l) => `${l.quantity} x ${l.sku} (${l.availableAfter} left)`).join(', ')} until ${expiresAt.toISOString()}`,
-          details: {
-            lines: result.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, availableAfter: l.availableAfter })),
-            expiresAt: expiresAt.toISOString(),
-          },
-          jobId: meta.jobId,
-        },
-      ];
-      const low = result.lines.filter((l) => l.availableAfter <= l.lowStockThreshold && l.availableBefore > l.lowStockThreshold);
-      if (low.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(low.length));
-      for (const line of low) {
-        entries.push({
-          event: 'LOW_STOCK',
-          message: `${line.sku} is low: ${line.availableAfter} available (threshold ${line.lowStockThreshold})`,
-          details: { sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold },
-          jobId: meta.jobId,
-        });
-      }
-      await this.transition(orderId, 'pending', 'reserved', transaction, null, entries);
-      await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId }, { transaction });
-      return { kind: 'reserved' as const, low };
-    });
+        ];
+        const low = result.lines.filter((l) => l.availableAfter <= l.lowStockThreshold && l.availableBefore > l.lowStockThreshold);
+        if (low.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(low.length));
+        for (const line of low) {
+          entries.push({
+            event: 'LOW_STOCK',
+            message: `${line.sku} is low: ${line.availableAfter} available (threshold ${line.lowStockThreshold})`,
+            details: { sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold },
+            jobId: meta.jobId,
+          });
+        }
+        // The order row is locked above, so it is still pending: this cannot miss.
+        await this.transition(orderId, 'pending', 'reserved', transaction, null, entries);
+        return { kind: 'reserved' as const, low };
+      })
+      .catch(async (error: unknown) => {
+        if (!(error instanceof OutOfStock)) throw error;
+        return this.failOutOfStock(orderId, error.shortages, meta);
+      });
 
     switch (outcome.kind) {
       case 'skipped':
@@ -128,6 +131,30 @@ export class OrderFlow {
         this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
         return 'done';
     }
+  }
+
+  /** Fails a pending order whose stock was short; nothing was reserved or charged. */
+  private async failOutOfStock(orderId: string, shortages: Shortage[], meta: JobMeta) {
+    const failed = await this.db.transaction((transaction) =>
+      this.transition(orderId, 'pending', 'failed', transaction, 'OUT_OF_STOCK', [
+        {
+          event: 'OUT_OF_STOCK',
+          message: `Not enough stock: ${shortages.map((s) => `${s.sku} (wanted ${s.requested}, available ${s.available})`).join(', ')}`,
+          details: { shortages },
+          jobId: meta.jobId,
+        },
+        {
+          event: 'ORDER_FAILED',
+          fromStatus: 'pending',
+          toStatus: 'failed',
+          message: 'Order failed: OUT_OF_STOCK, nothing was reserved or charged',
+          details: { reason: 'OUT_OF_STOCK' },
+          jobId: meta.jobId,
+        },
+      ]),
+    );
+    // Null when the order left pending between the two transactions (a cancel won).
+    return failed ? { kind: 'out_of_stock' as const, shortages } : { kind: 'skipped' as const, status: undefined };
   }
 
   /**
