@@ -59,41 +59,31 @@ const SUMMARY_COLUMNS = `id, trigger, tick, job_id, attempt, status, started_at,
   skus_unknown, skus_missing, malformed_count, error, created_at, updated_at, jsonb_array_length(shortfalls) AS shortfall_count`;
 
 /**
- * Locks the page's products in ascending id order (as the order flow does, so the two cannot
- * deadlock), sets stock_on_hand = GREATEST(warehouse, stock_reserved) where that changes it,
- * never touching stock_reserved, and returns changed or short rows plus SKUs it does not know.
+ * A page is applied in two statements inside one short transaction. The first locks the page's
+ * products in ascending id order (as the order flow does, so the two cannot deadlock). The
+ * second sets stock_on_hand = GREATEST(warehouse, stock_reserved) where that changes it, never
+ * touching stock_reserved. They must be two statements: an UPDATE in the same statement as the
+ * FOR UPDATE works from the statement's snapshot, meets the newer row version the lock already
+ * took, and queues behind other waiters on the old version, which deadlocks with them.
  *
  * The lock is FOR NO KEY UPDATE (what an UPDATE of non-key columns takes anyway): it waits for
- * the order flow's FOR UPDATE locks and stock updates, but not for the FOR KEY SHARE locks that
+ * the order flow's locks and stock updates, but not for the FOR KEY SHARE locks that
  * foreign-key checks take on "Products" (inserting "Order_Items" locks products in item order,
  * not id order; FOR UPDATE here would deadlock with that).
  */
+const LOCK_PAGE_SQL = `
+  SELECT id, sku::text AS sku, stock_on_hand, stock_reserved
+  FROM "Products"
+  WHERE sku = ANY($1::text[])
+  ORDER BY id
+  FOR NO KEY UPDATE`;
+
 const APPLY_PAGE_SQL = `
-  WITH input AS MATERIALIZED (
-    SELECT x.sku, x.quantity FROM unnest($1::text[], $2::int[]) AS x(sku, quantity)
-  ), locked AS MATERIALIZED (
-    SELECT p.id, p.sku, p.stock_on_hand, p.stock_reserved
-    FROM "Products" p
-    WHERE p.sku = ANY($1::text[])
-    ORDER BY p.id
-    FOR NO KEY UPDATE
-  ), updated AS (
-    UPDATE "Products" p
-    SET stock_on_hand = GREATEST(i.quantity, p.stock_reserved), updated_at = now()
-    FROM locked l JOIN input i ON i.sku = l.sku
-    WHERE p.id = l.id AND p.stock_on_hand <> GREATEST(i.quantity, p.stock_reserved)
-    RETURNING p.id, p.stock_on_hand
-  )
-  SELECT l.id AS product_id, l.sku::text AS sku, i.quantity AS warehouse, l.stock_on_hand AS before,
-         COALESCE(u.stock_on_hand, l.stock_on_hand) AS after, l.stock_reserved AS reserved
-  FROM locked l
-  JOIN input i ON i.sku = l.sku
-  LEFT JOIN updated u ON u.id = l.id
-  WHERE u.id IS NOT NULL OR i.quantity < l.stock_reserved
-  UNION ALL
-  SELECT NULL, i.sku, i.quantity, NULL, NULL, NULL
-  FROM input i
-  WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.sku = i.sku)`;
+  UPDATE "Products" p
+  SET stock_on_hand = GREATEST(i.quantity, p.stock_reserved), updated_at = now()
+  FROM unnest($1::int[], $2::int[]) AS i(id, quantity)
+  WHERE p.id = i.id AND p.stock_on_hand <> GREATEST(i.quantity, p.stock_reserved)
+  RETURNING p.id, p.stock_on_hand`;
 
 export class SyncRepository {
   constructor(private readonly sequelize: Sequelize) {}
@@ -124,19 +114,43 @@ export class SyncRepository {
     });
   }
 
-  /** The set-based page update; call inside a short transaction. */
+  /** The set-based page update (changed or short rows, and SKUs orderloop does not know); call inside a short transaction. */
   async applyPage(rows: WarehouseRow[], transaction: Transaction): Promise<PageOutcome> {
     if (!rows.length) return { applied: [], unknown: [] };
-    const result = await this.sequelize.query<AppliedRow & { product_id: number | null }>(APPLY_PAGE_SQL, {
-      bind: [rows.map((r) => r.sku), rows.map((r) => r.quantity)],
+    const locked = await this.sequelize.query<{ id: number; sku: string; stock_on_hand: number; stock_reserved: number }>(LOCK_PAGE_SQL, {
+      bind: [rows.map((r) => r.sku)],
       transaction,
       type: QueryTypes.SELECT,
     });
+    const bySku = new Map(locked.map((p) => [p.sku, p]));
+    const known = rows.filter((r) => bySku.has(r.sku));
+    const updated = known.length
+      ? await this.sequelize.query<{ id: number; stock_on_hand: number }>(APPLY_PAGE_SQL, {
+          bind: [known.map((r) => bySku.get(r.sku)!.id), known.map((r) => r.quantity)],
+          transaction,
+          type: QueryTypes.SELECT,
+        })
+      : [];
+    const after = new Map(updated.map((u) => [u.id, u.stock_on_hand]));
+
     const applied: AppliedRow[] = [];
     const unknown: Array<{ sku: string; quantity: number }> = [];
-    for (const row of result) {
-      if (row.product_id === null) unknown.push({ sku: row.sku, quantity: row.warehouse });
-      else applied.push(row);
+    for (const row of rows) {
+      const product = bySku.get(row.sku);
+      if (!product) {
+        unknown.push({ sku: row.sku, quantity: row.quantity });
+        continue;
+      }
+      const changed = after.has(product.id);
+      if (!changed && row.quantity >= product.stock_reserved) continue;
+      applied.push({
+        product_id: product.id,
+        sku: product.sku,
+        warehouse: row.quantity,
+        before: product.stock_on_hand,
+        after: changed ? after.get(product.id)! : product.stock_on_hand,
+        reserved: product.stock_reserved,
+      });
     }
     return { applied, unknown };
   }
