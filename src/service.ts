@@ -39,7 +39,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       process.stdout.write(`\nEmbedded PostgreSQL is running. Open it with:\n  psql "${database.url}"\n\n`);
     }
 
-    const sequelize = createSequelize(database.url, { poolMax: config.db.poolMax, logger });
+    const sequelize = createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger });
     undo.push({ name: 'connection pool', run: () => sequelize.close() });
     await sequelize.authenticate();
 

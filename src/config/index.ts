@@ -19,6 +19,8 @@ export interface DatabaseSettings {
   password?: string;
   database?: string;
   poolMax: number;
+  /** Send parameterised queries as named prepared statements (src/db/prepared-statements.ts). */
+  preparedStatements: boolean;
 }
 
 export interface AppConfig {
@@ -121,6 +123,7 @@ const schema = Joi.object({
   DB_PASS: Joi.string().allow(''),
   DB_DATABASE: Joi.string(),
   DB_POOL_MAX: positiveInt.default(20),
+  DB_PREPARED_STATEMENTS: bool.default(true),
 
   JWT_SECRET: Joi.string().min(32).messages({ 'string.min': 'must be at least 32 characters' }),
   TOKEN_TTL_S: positiveInt.default(3600),
@@ -212,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       password: v.DB_PASS,
       database: v.DB_DATABASE,
       poolMax: v.DB_POOL_MAX,
+      preparedStatements: v.DB_PREPARED_STATEMENTS,
     },
     auth: {
       jwtSecret: v.JWT_SECRET,

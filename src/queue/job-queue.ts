@@ -2,6 +2,7 @@ import PgBoss from 'pg-boss';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { AppConfig } from '../config';
 import type { Logger } from '../shared/logger';
+import { PreparingClient } from '../db/prepared-statements';
 import { QUEUES, type JobPayloads, type QueueName } from './queues';
 
 type Job<T> = PgBoss.Job<T>;
@@ -55,6 +56,8 @@ export class JobQueue {
   ) {
     this.boss = new PgBoss({
       connectionString: databaseUrl,
+      // pg-boss hands its options to pg.Pool, which builds its connections with this Client.
+      ...(config.db.preparedStatements ? { Client: PreparingClient } : {}),
       schema: config.queue.schema,
       max: 4,
       application_name: 'orderloop-queue',

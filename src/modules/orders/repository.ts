@@ -53,12 +53,19 @@ export interface OrderLogRow {
   created_at: Date;
 }
 
+/**
+ * Named, not `*`: statements run as prepared statements (src/db/prepared-statements.ts), and a
+ * prepared `SELECT *` fails once a migration adds a column to the table while the service runs.
+ */
+const ORDER_COLUMNS = `id, customer_id, status, total_cents, currency, failure_reason, payment_attempts,
+  payment_lease_until, idempotency_key, request_hash, request_id, created_at, updated_at`;
+
 export class OrderRepository {
   constructor(private readonly sequelize: Sequelize) {}
 
   async findById(id: string, transaction?: Transaction, forUpdate = false): Promise<OrderRow | null> {
     const rows = await this.sequelize.query<OrderRow>(
-      `SELECT * FROM "Orders" WHERE id = $1${forUpdate ? ' FOR NO KEY UPDATE' : ''}`,
+      `SELECT ${ORDER_COLUMNS} FROM "Orders" WHERE id = $1${forUpdate ? ' FOR NO KEY UPDATE' : ''}`,
       { bind: [id], transaction, type: QueryTypes.SELECT },
     );
     return rows[0] ?? null;
@@ -66,7 +73,7 @@ export class OrderRepository {
 
   async findByIdempotencyKey(customerId: string, key: string, transaction?: Transaction): Promise<OrderRow | null> {
     const rows = await this.sequelize.query<OrderRow>(
-      'SELECT * FROM "Orders" WHERE customer_id = $1 AND idempotency_key = $2',
+      `SELECT ${ORDER_COLUMNS} FROM "Orders" WHERE customer_id = $1 AND idempotency_key = $2`,
       { bind: [customerId, key], transaction, type: QueryTypes.SELECT },
     );
     return rows[0] ?? null;
@@ -112,7 +119,7 @@ export class OrderRepository {
     }
     bind.push(filter.limit + 1);
     return this.sequelize.query<OrderRow>(
-      `SELECT *, created_at::text AS cursor_ts FROM "Orders" ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT ${ORDER_COLUMNS}, created_at::text AS cursor_ts FROM "Orders" ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY created_at DESC, id DESC LIMIT $${bind.length}`,
       { bind, type: QueryTypes.SELECT },
     );

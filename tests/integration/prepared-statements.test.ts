@@ -1,0 +1,66 @@
+import { QueryTypes } from 'sequelize';
+import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
+
+/** Statements this connection has prepared whose text contains `marker`. */
+async function preparedOnThisConnection(t: TestApp, marker: string): Promise<number> {
+  return t.ctx.sequelize.transaction(async (transaction) => {
+    // Same transaction, so the same pooled connection as the query before it.
+    await t.ctx.sequelize.query(`SELECT $1::text AS marker /* ${marker} */`, { bind: [marker], transaction, type: QueryTypes.SELECT });
+    const [row] = await t.ctx.sequelize.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE $1',
+      { bind: [`%${marker}%`], transaction, type: QueryTypes.SELECT },
+    );
+    return row.n;
+  });
+}
+
+describe('prepared statements', () => {
+  describe('by default', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp();
+    });
+    afterAll(async () => {
+      await t.stop();
+    });
+
+    it('when the service runs a query with parameters, then PostgreSQL keeps it as a prepared statement on that connection', async () => {
+      expect(await preparedOnThisConnection(t, `marker-${Date.now()}`)).toBe(1);
+    });
+
+    it('when a migration adds a column to "Orders" while the service runs, then orders are still created, read and listed', async () => {
+      const product = await createProduct(t, { stock: 10 });
+      const order = async () => {
+        const created = await t.http.post('/orders/create').send({ customerId: 'cust_prepared', items: [{ sku: product.sku, quantity: 1 }] });
+        expect(created.status).toBe(202);
+        const read = await t.http.get(`/orders/${created.body.order.id}`);
+        expect(read.status).toBe(200);
+        const list = await t.http.get('/orders?customerId=cust_prepared');
+        expect(list.status).toBe(200);
+        expect(list.body.orders.map((o: { id: string }) => o.id)).toContain(created.body.order.id);
+      };
+      // Several rounds, so most pooled connections have the statements prepared before the change.
+      await Promise.all(Array.from({ length: 8 }, order));
+      await t.query('ALTER TABLE "Orders" ADD COLUMN gift_note text');
+      try {
+        await Promise.all(Array.from({ length: 8 }, order));
+      } finally {
+        await t.query('ALTER TABLE "Orders" DROP COLUMN gift_note');
+      }
+    });
+  });
+
+  describe('when DB_PREPARED_STATEMENTS=false (for a PgBouncer that cannot route them)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp({ env: { DB_PREPARED_STATEMENTS: 'false' } });
+    });
+    afterAll(async () => {
+      await t.stop();
+    });
+
+    it('then queries run unnamed and nothing is prepared', async () => {
+      expect(await preparedOnThisConnection(t, `marker-${Date.now()}`)).toBe(0);
+    });
+  });
+});
