@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
 import { tickOf, tickSlotSeconds } from '../../src/modules/inventory/jobs';
 import { reserveStock } from '../../src/modules/inventory/stock';
+import { metrics } from '../../src/observability/metrics';
 import { InventorySync } from '../../src/modules/inventory/sync';
 import { createProduct, eventually, startTestApp, TEST_ENV, type TestApp } from '../helpers/test-app';
 
@@ -213,6 +214,22 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     expect(run.shortfalls).toEqual([]);
     expect(run.changes).toEqual([{ sku: p.sku, productId: p.id, kind: 'restock', before: 6, after: 30, warehouse: 30, reserved: 6 }]);
     expect(lines).toContainEqual(expect.objectContaining({ level: 30, sku: p.sku, before: 6, after: 30, availableBefore: 0, availableAfter: 24 }));
+  });
+
+  it('when a sync takes available stock down to the low-stock threshold, then a low-stock line is logged and counted once, not again on the next sync', async () => {
+    const p = await createProduct(t, { stock: 20, lowStockThreshold: 5, sku: `INV-${process.pid}-low-stock` });
+    const lowStockEvents = async () => (await metrics.lowStockEvents.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const before = await lowStockEvents();
+
+    await warehouseHolds([{ sku: p.sku, quantity: 4 }]);
+    const first = await withCapturedLogs(async () => finishedRun(await triggerSync()));
+    expect(first.lines).toContainEqual(expect.objectContaining({ level: 40, sku: p.sku, availableBefore: 20, availableAfter: 4, threshold: 5 }));
+    expect(await lowStockEvents()).toBe(before + 1);
+
+    await warehouseHolds([{ sku: p.sku, quantity: 3 }]);
+    const second = await withCapturedLogs(async () => finishedRun(await triggerSync()));
+    expect(second.lines.filter((l) => l.sku === p.sku && l.threshold !== undefined)).toEqual([]);
+    expect(await lowStockEvents()).toBe(before + 1);
   });
 
   it('when the warehouse lists SKUs orderloop does not know and misses products it knows, then both are counted and listed and nothing is created', async () => {

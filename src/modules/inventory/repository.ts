@@ -38,6 +38,7 @@ export interface AppliedRow {
   before: number;
   after: number;
   reserved: number;
+  lowStockThreshold: number;
 }
 
 export interface PageOutcome {
@@ -72,7 +73,7 @@ const SUMMARY_COLUMNS = `id, trigger, tick, job_id, attempt, status, started_at,
  * not id order; FOR UPDATE here would deadlock with that).
  */
 const LOCK_PAGE_SQL = `
-  SELECT id, sku::text AS sku, stock_on_hand, stock_reserved
+  SELECT id, sku::text AS sku, stock_on_hand, stock_reserved, low_stock_threshold
   FROM "Products"
   WHERE sku = ANY($1::text[])
   ORDER BY id
@@ -117,7 +118,7 @@ export class SyncRepository {
   /** The set-based page update (changed or short rows, and SKUs orderloop does not know); call inside a short transaction. */
   async applyPage(rows: WarehouseRow[], transaction: Transaction): Promise<PageOutcome> {
     if (!rows.length) return { applied: [], unknown: [] };
-    const locked = await this.sequelize.query<{ id: number; sku: string; stock_on_hand: number; stock_reserved: number }>(LOCK_PAGE_SQL, {
+    const locked = await this.sequelize.query<{ id: number; sku: string; stock_on_hand: number; stock_reserved: number; low_stock_threshold: number }>(LOCK_PAGE_SQL, {
       bind: [rows.map((r) => r.sku)],
       transaction,
       type: QueryTypes.SELECT,
@@ -150,6 +151,7 @@ export class SyncRepository {
         before: product.stock_on_hand,
         after: changed ? after.get(product.id)! : product.stock_on_hand,
         reserved: product.stock_reserved,
+        lowStockThreshold: product.low_stock_threshold,
       });
     }
     return { applied, unknown };
