@@ -15,6 +15,7 @@ import { adminRouter } from './modules/admin/routes';
 import { dashboardRouter } from './modules/admin/dashboard';
 import { httpMetrics } from './observability/http-metrics';
 import { metricsRouter } from './observability/routes';
+import { refuseLoneSurrogates } from './http/json-body';
 
 /** Builds the HTTP app without listening, so tests can drive it with supertest. */
 export function buildApp(ctx: AppContext): Express {
@@ -38,7 +39,7 @@ export function buildApp(ctx: AppContext): Express {
       serializers: { req: (req) => ({ method: req.method, url: req.url }), res: (res) => ({ statusCode: res.statusCode }) },
     }),
   );
-  app.use(express.json({ limit: ctx.config.bodyLimit, strict: false }));
+  app.use(express.json({ limit: ctx.config.bodyLimit, strict: false, reviver: refuseLoneSurrogates }));
 
   app.use(healthRouter(ctx));
   app.use(dashboardRouter());

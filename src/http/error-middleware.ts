@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ConnectionError, TimeoutError } from 'sequelize';
 import { AppError } from './errors';
+import { NotUnicodeError } from './json-body';
 
 const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
 const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
@@ -31,6 +32,9 @@ export function isUnavailable(error: unknown): boolean {
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const e = error as { type?: string; status?: number; expose?: boolean };
+  if (error instanceof NotUnicodeError) {
+    return new AppError('VALIDATION_FAILED', 'The request is not valid', [{ path: error.path || '(body)', message: error.message }]);
+  }
   if (e?.type === 'entity.parse.failed') return new AppError('INVALID_JSON', 'The request body is not valid JSON');
   if (e?.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');
   if (e?.type === 'charset.unsupported' || e?.type === 'encoding.unsupported') {

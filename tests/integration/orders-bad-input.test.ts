@@ -46,6 +46,9 @@ describe('POST /orders/create with bad input', () => {
     ['lower-case currency', () => ({ customerId: 'c1', items: [item()], currency: 'eur' }), 400, 'VALIDATION_FAILED'],
     ['a body that is an array', () => [item()], 400, 'VALIDATION_FAILED'],
     ['a body that is null', () => null, 400, 'VALIDATION_FAILED'],
+    // Half a surrogate pair: JSON.parse takes it, PostgreSQL does not (found by the chaos fuzzer).
+    ['a SKU that is half a surrogate pair', () => ({ customerId: 'c1', items: [{ sku: '\udfff', quantity: 1 }] }), 400, 'VALIDATION_FAILED'],
+    ['a field name that is half a surrogate pair', () => ({ customerId: 'c1', items: [item()], '\ud800': 1 }), 400, 'VALIDATION_FAILED'],
     ['unknown SKU', () => ({ customerId: 'c1', items: [{ sku: 'NO-SUCH-SKU', quantity: 1 }] }), 422, 'UNKNOWN_PRODUCT'],
     ['SQL-looking SKU', () => ({ customerId: 'c1', items: [{ sku: "' OR 1=1 --", quantity: 1 }] }), 422, 'UNKNOWN_PRODUCT'],
     ['unknown productId', () => ({ customerId: 'c1', items: [{ productId: 999999, quantity: 1 }] }), 422, 'UNKNOWN_PRODUCT'],
