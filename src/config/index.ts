@@ -177,7 +177,10 @@ const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'DB_PASS'])
 function shownValue(key: string, value: string | undefined): string {
   if (value === undefined) return 'undefined';
   if (SECRET_VARIABLES.has(key)) return `a value of ${value.length} characters (not shown)`;
-  if (key === 'DATABASE_URL') return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@'));
+  // Any URL with credentials (DATABASE_URL, PAYMENT_PROVIDER_URL, ...): everything between "://"
+  // and the last "@" is hidden, since a password that breaks the URL may itself hold "/" or "@".
+  const url = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(value);
+  if (url && url[2].includes('@')) return JSON.stringify(`${url[1]}***${url[2].slice(url[2].lastIndexOf('@'))}`);
   return JSON.stringify(value);
 }
 

@@ -31,6 +31,21 @@ export class PreparingClient extends pg.Client {}
 
 const unnamedQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
 
+/**
+ * Errors after which a named statement on this connection will keep failing: the table it reads
+ * changed shape (0A000, "cached plan must not change result type"), or the server no longer has
+ * it (26000). The connection is marked invalid, so Sequelize's pool drops it instead of reusing it
+ * (pg-boss's pool drops a connection after any error), and pg forgets the name.
+ */
+const STALE_STATEMENT_CODES: ReadonlySet<string> = new Set(['0A000', '26000']);
+
+function forgetIfStale(client: pg.Client, name: string, error: unknown): void {
+  if (!STALE_STATEMENT_CODES.has((error as { code?: string } | null)?.code ?? '')) return;
+  const internals = client as unknown as { _invalid?: boolean; connection?: { parsedStatements?: Record<string, string> } };
+  internals._invalid = true;
+  delete internals.connection?.parsedStatements?.[name];
+}
+
 // pg.Client#query has many overloads; only (text, values[, callback]) with values is rewritten,
 // which is how Sequelize and pg-boss call it.
 (PreparingClient.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function query(
@@ -41,7 +56,19 @@ const unnamedQuery = pg.Client.prototype.query as (...args: unknown[]) => unknow
 ) {
   if (typeof config === 'string' && Array.isArray(values) && values.length) {
     const name = statementName(config);
-    if (name) return unnamedQuery.call(this, { name, text: config, values }, callback);
+    if (name) {
+      const named = { name, text: config, values };
+      if (typeof callback === 'function') {
+        return unnamedQuery.call(this, named, (error: unknown, result: unknown) => {
+          if (error) forgetIfStale(this, name, error);
+          (callback as (e: unknown, r: unknown) => void)(error, result);
+        });
+      }
+      return (unnamedQuery.call(this, named) as Promise<unknown>).catch((error: unknown) => {
+        forgetIfStale(this, name, error);
+        throw error;
+      });
+    }
   }
   return unnamedQuery.call(this, config, values, callback);
 };

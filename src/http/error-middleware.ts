@@ -33,7 +33,7 @@ export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const e = error as { type?: string; status?: number; expose?: boolean };
   if (error instanceof NotUnicodeError) {
-    return new AppError('VALIDATION_FAILED', 'The request is not valid', [{ path: error.path || '(body)', message: error.message }]);
+    return new AppError('VALIDATION_FAILED', 'The request is not valid', [{ path: error.key || '(body)', message: error.message }]);
   }
   if (e?.type === 'entity.parse.failed') return new AppError('INVALID_JSON', 'The request body is not valid JSON');
   if (e?.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');

@@ -54,8 +54,15 @@ describe('foundation: configuration', () => {
     expect(shortSecret).toBe('JWT_SECRET must be at least 32 characters, got a value of 15 characters (not shown)');
     expect(shortSecret).not.toContain('my-short-secret');
     const badUrl = configError({ DATABASE_URL: 'mysql://shop:hunter2@db.example:3306/orders' }).message;
-    expect(badUrl).toBe('DATABASE_URL must be a postgres:// URL, got "mysql://shop:***@db.example:3306/orders"');
+    expect(badUrl).toBe('DATABASE_URL must be a postgres:// URL, got "mysql://***@db.example:3306/orders"');
     expect(badUrl).not.toContain('hunter2');
+    // A password with "/" or "@" in it is what makes such a URL invalid: none of it may show.
+    for (const secret of ['pa/ss', 'p@ss']) {
+      const message = configError({ DATABASE_URL: `postgres://shop:${secret}@db.example/orders` }).message;
+      expect(message).toBe('DATABASE_URL must be a postgres:// URL, got "postgres://***@db.example/orders"');
+    }
+    const provider = configError({ PAYMENT_PROVIDER_URL: 'ftp://svc:tok3n@pay.example' }).message;
+    expect(provider).toBe('PAYMENT_PROVIDER_URL must be an http(s) URL, got "ftp://***@pay.example"');
   });
 
   it('when several variables are bad, then every message is a single line naming a variable', () => {

@@ -50,6 +50,30 @@ describe('prepared statements', () => {
     });
   });
 
+  describe('when a table a prepared statement reads changes shape', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp();
+      await t.query('CREATE TABLE prepared_probe (id int PRIMARY KEY, a int)');
+      await t.query('INSERT INTO prepared_probe VALUES (1, 1)');
+    });
+    afterAll(async () => {
+      await t.stop();
+    });
+
+    it('then at most the connection that had prepared it fails once, is dropped, and every later run works', async () => {
+      const probe = () => t.ctx.sequelize.query('SELECT * FROM prepared_probe WHERE id = $1', { bind: [1], type: QueryTypes.SELECT });
+      await probe();
+      await t.query('ALTER TABLE prepared_probe ADD COLUMN b int');
+      const outcomes: string[] = [];
+      for (let i = 0; i < 10; i += 1) {
+        outcomes.push(await probe().then(() => 'ok', (error: { parent?: { code?: string } }) => error.parent?.code ?? 'error'));
+      }
+      expect(outcomes.filter((o) => o !== 'ok').length).toBeLessThanOrEqual(1);
+      expect(outcomes.slice(1)).toEqual(Array(9).fill('ok'));
+    });
+  });
+
   describe('when DB_PREPARED_STATEMENTS=false (for a PgBouncer that cannot route them)', () => {
     let t: TestApp;
     beforeAll(async () => {
