@@ -29,9 +29,13 @@ export interface ReservedLine {
   lowStockThreshold: number;
 }
 
-export type ReserveResult =
-  | { ok: true; lines: ReservedLine[] }
-  | { ok: false; shortages: Array<{ sku: string; requested: number; available: number }> };
+export interface Shortage {
+  sku: string;
+  requested: number;
+  available: number;
+}
+
+export type ReserveResult = { ok: true; lines: ReservedLine[] } | { ok: false; shortages: Shortage[] };
 
 async function lockProducts(sequelize: Sequelize, productIds: number[], transaction: Transaction): Promise<Map<number, ProductStockRow>> {
   const rows = await sequelize.query<ProductStockRow>(

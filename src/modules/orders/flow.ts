@@ -1,7 +1,7 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
-import { commitStock, releaseStock, reserveStock } from '../inventory/stock';
+import { commitStock, releaseStock, reserveStock, type Shortage } from '../inventory/stock';
 import { PaymentDeclinedError, TransientPaymentError } from '../payments/adapter';
 import { metrics, recordOrderFinished } from '../../observability/metrics';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
@@ -27,8 +27,6 @@ export class RetryableStepError extends Error {
     this.name = 'RetryableStepError';
   }
 }
-
-type Shortage = { sku: string; requested: number; available: number };
 
 /** Rolls the reserve transaction back (the charge job with it) when stock is short. */
 class OutOfStock extends Error {
