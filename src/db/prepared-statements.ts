@@ -46,31 +46,22 @@ function forgetIfStale(client: pg.Client, name: string, error: unknown): void {
   delete internals.connection?.parsedStatements?.[name];
 }
 
-// pg.Client#query has many overloads; only (text, values[, callback]) with values is rewritten,
-// which is how Sequelize and pg-boss call it.
+// pg.Client#query has many overloads; only (text, values, callback) with values is rewritten,
+// which is how Sequelize and pg.Pool (so pg-boss) call it. Anything else goes out unnamed.
 (PreparingClient.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function query(
   this: pg.Client,
   config: unknown,
   values?: unknown,
   callback?: unknown,
 ) {
-  if (typeof config === 'string' && Array.isArray(values) && values.length) {
-    const name = statementName(config);
-    if (name) {
-      const named = { name, text: config, values };
-      if (typeof callback === 'function') {
-        return unnamedQuery.call(this, named, (error: unknown, result: unknown) => {
-          if (error) forgetIfStale(this, name, error);
-          (callback as (e: unknown, r: unknown) => void)(error, result);
-        });
-      }
-      return (unnamedQuery.call(this, named) as Promise<unknown>).catch((error: unknown) => {
-        forgetIfStale(this, name, error);
-        throw error;
-      });
-    }
-  }
-  return unnamedQuery.call(this, config, values, callback);
+  const name = typeof config === 'string' && Array.isArray(values) && values.length && typeof callback === 'function'
+    ? statementName(config)
+    : undefined;
+  if (!name) return unnamedQuery.call(this, config, values, callback);
+  return unnamedQuery.call(this, { name, text: config, values }, (error: unknown, result: unknown) => {
+    if (error) forgetIfStale(this, name, error);
+    (callback as (e: unknown, r: unknown) => void)(error, result);
+  });
 };
 
 /** The pg module as Sequelize's `dialectModule`: everything of pg, with PreparingClient as Client. */

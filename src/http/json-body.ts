@@ -25,8 +25,7 @@ export class NotUnicodeError extends Error {
 
 /** A JSON.parse reviver for express.json that refuses lone surrogates in keys and string values. */
 export function refuseLoneSurrogates(key: string, value: unknown): unknown {
-  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
-    throw new NotUnicodeError(LONE_SURROGATE.test(key) ? '(a field name)' : key);
-  }
+  if (LONE_SURROGATE.test(key)) throw new NotUnicodeError('(a field name)');
+  if (typeof value === 'string' && LONE_SURROGATE.test(value)) throw new NotUnicodeError(key);
   return value;
 }

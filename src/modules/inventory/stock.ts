@@ -29,6 +29,11 @@ export interface ReservedLine {
   lowStockThreshold: number;
 }
 
+/** A product "falls to low stock" when available stock crosses its threshold: logged once, not on every change below it. */
+export function fellToLowStock(availableBefore: number, availableAfter: number, threshold: number): boolean {
+  return availableBefore > threshold && availableAfter <= threshold;
+}
+
 export interface Shortage {
   sku: string;
   requested: number;

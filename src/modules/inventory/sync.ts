@@ -2,6 +2,7 @@ import type { AppContext } from '../../context';
 import type { Logger } from '../../shared/logger';
 import { metrics, recordInventorySync } from '../../observability/metrics';
 import { SyncRepository, type AppliedRow } from './repository';
+import { fellToLowStock } from './stock';
 import { warehouseRowSchema, type SyncTrigger, type WarehouseRow } from './schemas';
 import { WarehouseClient, WarehouseError } from './warehouse-client';
 
@@ -235,9 +236,8 @@ export class InventorySync {
       };
       if (row.after > row.before) log.info(fields, `restock: ${row.sku} on hand ${row.before} -> ${row.after}`);
       else if (row.after < row.before) log.info(fields, `stock reduced: ${row.sku} on hand ${row.before} -> ${row.after}`);
-      // As a reservation does, a sync that takes available stock down to the threshold says so once.
       const { lowStockThreshold: threshold } = row;
-      if (fields.availableBefore > threshold && fields.availableAfter <= threshold) {
+      if (fellToLowStock(fields.availableBefore, fields.availableAfter, threshold)) {
         metrics.lowStockEvents.inc();
         log.warn({ ...fields, threshold }, `low stock: ${row.sku} has ${fields.availableAfter} available (threshold ${threshold}) after the sync`);
       }

@@ -1,7 +1,7 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
-import { commitStock, releaseStock, reserveStock, type Shortage } from '../inventory/stock';
+import { commitStock, fellToLowStock, releaseStock, reserveStock, type Shortage } from '../inventory/stock';
 import { PaymentDeclinedError, TransientPaymentError } from '../payments/adapter';
 import { metrics, recordOrderFinished } from '../../observability/metrics';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
@@ -95,7 +95,7 @@ export class OrderFlow {
             jobId: meta.jobId,
           },
         ];
-        const low = result.lines.filter((l) => l.availableAfter <= l.lowStockThreshold && l.availableBefore > l.lowStockThreshold);
+        const low = result.lines.filter((l) => fellToLowStock(l.availableBefore, l.availableAfter, l.lowStockThreshold));
         if (low.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(low.length));
         for (const line of low) {
           entries.push({
