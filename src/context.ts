@@ -2,8 +2,8 @@ import type { Sequelize } from 'sequelize';
 import type { AppConfig } from './config';
 import type { JobQueue } from './queue/job-queue';
 import type { Logger } from './shared/logger';
-import type { PaymentAdapter } from './modules/payments/adapter';
-import type { TokenService } from './modules/auth/tokens';
+import type { PaymentAdapter } from './modules/payments';
+import type { TokenService } from './modules/auth';
 
 /** What the app, jobs and use cases are built from; main.ts and the tests assemble it. */
 export interface AppContext {

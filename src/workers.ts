@@ -1,6 +1,6 @@
 import type { AppContext } from './context';
-import { registerOrderJobs } from './modules/orders/jobs';
-import { registerInventoryJobs } from './modules/inventory/jobs';
+import { registerOrderJobs } from './modules/orders';
+import { registerInventoryJobs } from './modules/inventory';
 
 export interface RunningWorkers {
   stop(): Promise<void>;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config';
 import { createSequelize } from '../db/sequelize';
-import { createClient } from '../modules/auth/clients';
+import { createClient } from '../modules/auth';
 import { createLogger } from '../shared/logger';
 import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
 

@@ -2,7 +2,7 @@ import 'dotenv/config';
 import { loadConfigOrExit } from '../config';
 import { createSequelize } from '../db/sequelize';
 import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
-import { checkInventory } from '../modules/inventory/integrity';
+import { checkInventory } from '../modules/inventory';
 import { createLogger } from '../shared/logger';
 
 const USAGE = 'usage: npm run inventory:check [-- --fix] [--stuck-minutes N] [--json]';

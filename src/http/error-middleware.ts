@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ConnectionError, TimeoutError } from 'sequelize';
-import { AppError } from './errors';
+import { AppError, httpStatusOf } from './errors';
 import { NotUnicodeError } from './json-body';
 
 const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
@@ -57,7 +57,7 @@ export function toAppError(error: unknown): AppError {
 export const errorMiddleware: ErrorRequestHandler = (error, req, res, next) => {
   const appError = toAppError(error);
   const log = req.log;
-  if (appError.status >= 500) log?.error({ err: error, code: appError.code }, 'request failed');
+  if (httpStatusOf(appError.code) >= 500) log?.error({ err: error, code: appError.code }, 'request failed');
   else log?.info({ code: appError.code }, appError.message);
   if (res.headersSent) {
     // Too late for an error body: Express's final handler destroys the socket, so the client
@@ -66,7 +66,7 @@ export const errorMiddleware: ErrorRequestHandler = (error, req, res, next) => {
     return;
   }
   if (appError.headers) res.set(appError.headers);
-  res.status(appError.status).json({
+  res.status(httpStatusOf(appError.code)).json({
     error: {
       code: appError.code,
       message: appError.message,

@@ -1,5 +1,9 @@
-/** Machine-readable error codes a client can rely on, with the HTTP status each maps to. */
-export const ERROR_STATUS = Object.freeze({
+import type { ErrorCode } from '../shared/errors';
+
+export { AppError, type ErrorCode, type ErrorDetail } from '../shared/errors';
+
+/** The HTTP status of every domain error code: the one place codes meet HTTP. */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   VALIDATION_FAILED: 400,
   INVALID_JSON: 400,
   UNAUTHORIZED: 401,
@@ -21,28 +25,6 @@ export const ERROR_STATUS = Object.freeze({
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
-} as const);
+});
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
-
-export interface ErrorDetail {
-  path?: string;
-  message: string;
-  [key: string]: unknown;
-}
-
-/** The one error type the HTTP layer maps to a response. */
-export class AppError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details?: ErrorDetail[] | Record<string, unknown>[] | Record<string, unknown>,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-    this.name = 'AppError';
-    this.status = ERROR_STATUS[code];
-  }
-}
+export const httpStatusOf = (code: ErrorCode): number => ERROR_STATUS[code];

@@ -1,6 +1,6 @@
 import express, { Router, type Express } from 'express';
 import type { AppContext } from '../context';
-import { methodNotAllowed } from '../http/validate';
+import { methodNotAllowed } from '../shared/validate';
 import { listen, type RunningServer } from '../shared/http-server';
 import { metricsRegistryOf } from './service-metrics';
 

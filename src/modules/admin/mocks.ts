@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { AppError } from '../../http/errors';
+import { AppError } from '../../shared/errors';
 
 /**
  * Proxies the dashboard's demo controls to the mock payment provider and the mock warehouse

@@ -1,6 +1,6 @@
 import type { RequestHandler, Request } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { AppError } from '../../http/errors';
+import { AppError } from '../../shared/errors';
 import type { Principal, TokenService } from './tokens';
 
 declare module 'express-serve-static-core' {

@@ -1,8 +1,8 @@
 import express, { Router } from 'express';
 import Joi from 'joi';
 import type { AppContext } from '../../context';
-import { AppError } from '../../http/errors';
-import { methodNotAllowed, validate } from '../../http/validate';
+import { AppError } from '../../shared/errors';
+import { methodNotAllowed, validate } from '../../shared/validate';
 import { findClient } from './clients';
 import { DUMMY_HASH, verifySecret } from './secrets';
 import type { TokenService } from './tokens';

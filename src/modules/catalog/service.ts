@@ -1,8 +1,8 @@
 import type { AppContext } from '../../context';
-import { AppError } from '../../http/errors';
+import { AppError } from '../../shared/errors';
 import { CatalogRepository, type CategoryRow, type ProductCategoryRow, type ProductRow } from './repository';
 import { slugify, type CreateCategoryInput, type ListProductsQuery, type SetProductCategoriesInput } from './schemas';
-import { decodeCursor, encodeCursor } from '../../http/cursor';
+import { decodeCursor, encodeCursor } from '../../shared/cursor';
 
 export interface CategoryRef {
   slug: string;

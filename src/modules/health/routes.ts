@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context';
-import { methodNotAllowed } from '../../http/validate';
+import { methodNotAllowed } from '../../shared/validate';
 
 const CHECK_TIMEOUT_MS = 2000;
 

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context';
-import { methodNotAllowed, validate } from '../../http/validate';
+import { methodNotAllowed, validate } from '../../shared/validate';
 import { listSyncsSchema, syncIdSchema } from './schemas';
 import { InventoryService } from './service';
 

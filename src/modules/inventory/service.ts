@@ -1,10 +1,10 @@
 import { QueryTypes } from 'sequelize';
 import type { AppContext } from '../../context';
-import { AppError } from '../../http/errors';
+import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
 import { SyncRepository, type SyncRow } from './repository';
 import type { ListSyncsQuery, SyncTrigger } from './schemas';
-import { decodeCursor, encodeCursor } from '../../http/cursor';
+import { decodeCursor, encodeCursor } from '../../shared/cursor';
 
 /**
  * Every inventory-sync job carries this singleton key. On the queue's 'stately' policy that

@@ -1,8 +1,8 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
-import { commitStock, fellToLowStock, releaseStock, reserveStock, type Shortage } from '../inventory/stock';
-import { PaymentDeclinedError, TransientPaymentError } from '../payments/adapter';
+import { commitStock, fellToLowStock, releaseStock, reserveStock, type Shortage } from '../inventory';
+import { PaymentDeclinedError, TransientPaymentError } from '../payments';
 import { metrics, recordOrderFinished } from '../../observability/metrics';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
 import type { FailureReason, OrderStatus } from './schemas';

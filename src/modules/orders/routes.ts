@@ -1,8 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../../context';
-import { AppError } from '../../http/errors';
-import { validate, methodNotAllowed } from '../../http/validate';
-import { orderRateLimit, principalOf } from '../auth/middleware';
+import { AppError } from '../../shared/errors';
+import { validate, methodNotAllowed } from '../../shared/validate';
+import { orderRateLimit, principalOf } from '../auth';
 import { createOrderSchema, idempotencyHeaderSchema, listOrdersSchema, orderIdSchema } from './schemas';
 import { OrderService } from './service';
 

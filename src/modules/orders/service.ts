@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { AppContext } from '../../context';
-import { AppError } from '../../http/errors';
+import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
 import { metrics, recordOrderFinished } from '../../observability/metrics';
-import { releaseStock } from '../inventory/stock';
+import { releaseStock } from '../inventory';
 import { transitionOrder, type OrderLogEntry } from './order-log';
 import { OrderRepository, type OrderItemRow, type OrderLogRow, type OrderRow, type PaymentRow } from './repository';
 import type { CreateOrderInput, ListOrdersQuery } from './schemas';
-import { decodeCursor, encodeCursor } from '../../http/cursor';
+import { decodeCursor, encodeCursor } from '../../shared/cursor';
 
 export interface OrderItemView {
   sku: string;

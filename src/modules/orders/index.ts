@@ -1,0 +1,3 @@
+/** The orders module's door: intake, the order lifecycle and its jobs. */
+export { ordersRouter } from './routes';
+export { registerOrderJobs } from './jobs';
