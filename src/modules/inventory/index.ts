@@ -2,4 +2,4 @@
 export { inventoryRouter } from './routes';
 export { registerInventoryJobs } from './jobs';
 export { reserveStock, commitStock, releaseStock, fellToLowStock, type Shortage, type StockLine, type ReservedLine, type SettledLine } from './stock';
-export { checkInventory, type IntegrityProblem, type IntegrityReport } from './integrity';
+export * from './integrity';
