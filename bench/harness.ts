@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { findFreePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded';
 import { createLogger } from '../src/shared/logger';
-import { TokenService } from '../src/modules/auth/tokens';
+import { TokenService } from '../src/modules/auth';
 import { ROOT_DIR } from '../src/shared/paths';
 
 /** A database for a benchmark: a fresh one on DATABASE_URL's server, or an embedded one in a temp dir. */

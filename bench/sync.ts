@@ -3,12 +3,11 @@ import { loadConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { migrateUp } from '../src/db/migrate';
 import { createSequelize } from '../src/db/sequelize';
+import { registerModels } from '../src/db/models';
 import { startWarehouseMock } from '../src/mocks/warehouse';
-import { registerInventoryJobs } from '../src/modules/inventory/jobs';
-import { InventoryService } from '../src/modules/inventory/service';
-import { InventorySync } from '../src/modules/inventory/sync';
-import { TokenService } from '../src/modules/auth/tokens';
-import { HttpPaymentAdapter } from '../src/modules/payments/adapter';
+import { InventoryService, registerInventoryJobs, SyncRunner } from '../src/modules/inventory';
+import { TokenService } from '../src/modules/auth';
+import { HttpPaymentAdapter } from '../src/modules/payments';
 import { JobQueue } from '../src/queue/job-queue';
 import { createLogger } from '../src/shared/logger';
 import { benchDatabase, printTable, waitUntil } from './harness';
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
     WORKER_POLL_INTERVAL_S: '0.5',
   });
   const logger = createLogger(config.logLevel, { bench: 'sync' });
-  const sequelize = createSequelize(database.url, { poolMax: 5, logger });
+  const sequelize = registerModels(createSequelize(database.url, { poolMax: 5, logger }));
   const queue = new JobQueue(config, sequelize, database.url, logger);
   let stopWorkers: (() => Promise<void>) | undefined;
   try {
@@ -73,7 +72,7 @@ async function main(): Promise<void> {
       tokens: new TokenService('bench-sync-secret-that-is-long-enough-000', 3600),
       warehouseUrl: warehouse.url,
     };
-    const sync = new InventorySync(ctx);
+    const sync = new SyncRunner(ctx);
     const rows: Array<Record<string, string | number | null>> = [];
     const row = (scenario: string, summary: { pages: number; skusChanged: number; shortfalls: number }, seconds: number) =>
       rows.push({

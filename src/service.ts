@@ -4,6 +4,7 @@ import type { AppContext } from './context';
 import { chooseDatabase, redactUrl, type ChosenDatabase } from './db/database';
 import { ADVISORY_LOCKS, migrateUp, withAdvisoryLock } from './db/migrate';
 import { createSequelize } from './db/sequelize';
+import { registerModels } from './db/models';
 import { startPaymentProviderMock } from './mocks/payment-provider';
 import { startWarehouseMock } from './mocks/warehouse';
 import { HttpPaymentAdapter } from './modules/payments';
@@ -39,7 +40,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       process.stdout.write(`\nEmbedded PostgreSQL is running. Open it with:\n  psql "${database.url}"\n\n`);
     }
 
-    const sequelize = createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger });
+    const sequelize = registerModels(createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger }));
     undo.push({ name: 'connection pool', run: () => sequelize.close() });
     await sequelize.authenticate();
 

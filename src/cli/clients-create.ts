@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config';
 import { createSequelize } from '../db/sequelize';
+import { registerModels } from '../db/models';
 import { createClient } from '../modules/auth';
 import { createLogger } from '../shared/logger';
 import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${NO_DATABASE_MESSAGE}\n`);
     return 2;
   }
-  const sequelize = createSequelize(url, { poolMax: 1, logger: createLogger('silent') });
+  const sequelize = registerModels(createSequelize(url, { poolMax: 1, logger: createLogger('silent') }));
   try {
     const { secret } = await createClient(sequelize, { clientId, role, customerId: values.customer ?? null, name: values.name });
     process.stdout.write(

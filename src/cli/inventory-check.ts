@@ -1,8 +1,10 @@
 import 'dotenv/config';
 import { loadConfigOrExit } from '../config';
+import { registerModels } from '../db/models';
 import { createSequelize } from '../db/sequelize';
 import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
 import { checkInventory } from '../modules/inventory';
+import { checkOrderIntegrity } from '../modules/orders';
 import { createLogger } from '../shared/logger';
 
 const USAGE = 'usage: npm run inventory:check [-- --fix] [--stuck-minutes N] [--json]';
@@ -25,9 +27,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const logger = createLogger(json ? 'silent' : config.logLevel === 'info' ? 'warn' : config.logLevel, { tool: 'inventory-check' });
-  const sequelize = createSequelize(url, { poolMax: 2, logger });
+  const sequelize = registerModels(createSequelize(url, { poolMax: 2, logger }));
   try {
-    const report = await checkInventory(sequelize, { fix, stuckAfterMinutes, logger });
+    // Stock first: its repair makes stock_reserved count every active reservation, so releasing
+    // the orphaned ones afterwards takes exactly their quantities back out.
+    const stock = await checkInventory(sequelize, { fix, logger });
+    const orders = await checkOrderIntegrity(sequelize, { fix, stuckAfterMinutes, logger });
+    const report = { problems: [...stock.problems, ...orders.problems], repairs: [...stock.repairs, ...orders.repairs] };
     const remaining = fix ? report.problems.filter((p) => !p.fixable) : report.problems;
     if (json) {
       process.stdout.write(`${JSON.stringify({ ...report, remaining: remaining.length }, null, 2)}\n`);

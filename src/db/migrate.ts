@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import type { Logger } from '../shared/logger';
@@ -60,19 +61,29 @@ export function createMigrator(
  */
 export async function withAdvisoryLock<T>(sequelize: Sequelize, key: number, work: () => Promise<T>): Promise<T> {
   if (!Number.isSafeInteger(key)) throw new Error(`advisory lock key must be an integer, got ${key}`);
-  const manager = sequelize.connectionManager as unknown as {
-    config: unknown;
-    _connect(config: unknown): Promise<{ query(sql: string): Promise<unknown> }>;
-    _disconnect(connection: unknown): Promise<void>;
-  };
-  const connection = await manager._connect(manager.config);
+  // The same server and credentials as the pool (Sequelize's public config), on a connection of our own.
+  const { host, port, username, password, database, ssl, dialectOptions } = sequelize.config;
+  const tls = (dialectOptions as { ssl?: pg.ClientConfig['ssl'] } | undefined)?.ssl ?? (ssl || undefined);
+  const connection = new pg.Client({
+    host,
+    port: port === undefined ? undefined : Number(port),
+    user: username,
+    password: password ?? undefined,
+    database,
+    ssl: tls,
+    application_name: 'orderloop-lock',
+    connectionTimeoutMillis: 5_000,
+  });
+  await connection.connect();
+  // An error on the idle lock connection (the server restarted) must not crash the process: work() fails on its own.
+  connection.on('error', () => undefined);
   try {
-    await connection.query(`SELECT pg_advisory_lock(${key})`);
+    await connection.query('SELECT pg_advisory_lock($1)', [key]);
     const result = await work();
-    await connection.query(`SELECT pg_advisory_unlock(${key})`);
+    await connection.query('SELECT pg_advisory_unlock($1)', [key]);
     return result;
   } finally {
-    await manager._disconnect(connection).catch(() => undefined);
+    await connection.end().catch(() => undefined);
   }
 }
 

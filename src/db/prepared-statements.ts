@@ -8,11 +8,13 @@ import pg from 'pg';
  * the database's work per order (pg_stat_statements), and preparing them raised end-to-end
  * throughput by about a fifth (README, Performance).
  *
- * Given to Sequelize as its `dialectModule` and to pg-boss's pool as its `Client`. Statement
- * texts are the code's own SQL with $n parameters, so there are few of them; past
- * MAX_NAMED_STATEMENTS distinct texts the rest go unnamed, so a caller that builds texts
- * from data cannot fill the server's memory. Turn it off (DB_PREPARED_STATEMENTS=false) behind a
- * PgBouncer in transaction mode older than 1.21, which cannot route named statements.
+ * Only public node-postgres API: a Client subclass whose query() forwards
+ * `{ name, text, values }` (pg's documented prepared-statement form) to Client#query. Given to
+ * Sequelize as its `dialectModule` and to pg-boss's pool as its `Client`. Statement texts are
+ * the code's own SQL with $n parameters, so there are few of them; past MAX_NAMED_STATEMENTS
+ * distinct texts the rest go unnamed, so a caller that builds texts from data cannot fill the
+ * server's memory. Turn it off (DB_PREPARED_STATEMENTS=false) behind a PgBouncer in transaction
+ * mode older than 1.21, which cannot route named statements.
  */
 
 const MAX_NAMED_STATEMENTS = 500;
@@ -27,42 +29,31 @@ function statementName(text: string): string | undefined {
   return name;
 }
 
-export class PreparingClient extends pg.Client {}
-
-const unnamedQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-
 /**
  * Errors after which a named statement on this connection will keep failing: the table it reads
  * changed shape (0A000, "cached plan must not change result type"), or the server no longer has
- * it (26000). The connection is marked invalid, so Sequelize's pool drops it instead of reusing it
- * (pg-boss's pool drops a connection after any error), and pg forgets the name.
+ * it (26000). The connection is ended (Client#end), so no pool hands it out again and its
+ * statements go with it; the next connection prepares afresh.
  */
 const STALE_STATEMENT_CODES: ReadonlySet<string> = new Set(['0A000', '26000']);
 
-function forgetIfStale(client: pg.Client, name: string, error: unknown): void {
-  if (!STALE_STATEMENT_CODES.has((error as { code?: string } | null)?.code ?? '')) return;
-  const internals = client as unknown as { _invalid?: boolean; connection?: { parsedStatements?: Record<string, string> } };
-  internals._invalid = true;
-  delete internals.connection?.parsedStatements?.[name];
-}
+type Callback = (error: Error | null, result: unknown) => void;
 
-// pg.Client#query has many overloads; only (text, values, callback) with values is rewritten,
-// which is how Sequelize and pg.Pool (so pg-boss) call it. Anything else goes out unnamed.
-(PreparingClient.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function query(
-  this: pg.Client,
-  config: unknown,
-  values?: unknown,
-  callback?: unknown,
-) {
-  const name = typeof config === 'string' && Array.isArray(values) && values.length && typeof callback === 'function'
-    ? statementName(config)
-    : undefined;
-  if (!name) return unnamedQuery.call(this, config, values, callback);
-  return unnamedQuery.call(this, { name, text: config, values }, (error: unknown, result: unknown) => {
-    if (error) forgetIfStale(this, name, error);
-    (callback as (e: unknown, r: unknown) => void)(error, result);
-  });
-};
+export class PreparingClient extends pg.Client {
+  // pg.Client#query has many overloads; only (text, values, callback) with values is named,
+  // which is how Sequelize and pg.Pool (so pg-boss) call it. Anything else goes out unchanged.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override query(config: any, values?: any, callback?: any): any {
+    const name = typeof config === 'string' && Array.isArray(values) && values.length && typeof callback === 'function'
+      ? statementName(config)
+      : undefined;
+    if (!name) return super.query(config, values, callback);
+    return super.query({ name, text: config, values }, (error: Error | null, result: unknown) => {
+      if (error && STALE_STATEMENT_CODES.has((error as { code?: string }).code ?? '')) this.end().catch(() => undefined);
+      (callback as Callback)(error, result);
+    });
+  }
+}
 
 /** The pg module as Sequelize's `dialectModule`: everything of pg, with PreparingClient as Client. */
 export const pgWithPreparedStatements: typeof pg = Object.assign(Object.create(pg) as typeof pg, { Client: PreparingClient });

@@ -1,5 +1,5 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
 import type { AppContext } from '../context';
+import type { QueueInspector } from '../queue/inspect';
 import { QUEUES } from '../queue/queues';
 
 /** pg-boss 10's job states, in the order a job passes through them. */
@@ -16,7 +16,7 @@ export interface QueueJobCount {
 const QUERY_TIMEOUT_MS = 2_000;
 
 /**
- * Job counts per queue and state, read from pg-boss's own table with one GROUP BY and kept for
+ * Job counts per queue and state, read through the queue's inspector with one GROUP BY and kept for
  * `ttlMs`, so a Prometheus scrape and a dashboard refreshing every 2 s cost one query between them.
  * Every known queue (dead-letter included) and state is present, with 0 when it has no jobs.
  */
@@ -24,12 +24,9 @@ export class QueueStats {
   private cached: { at: number; counts: Promise<QueueJobCount[]> } | null = null;
 
   constructor(
-    private readonly sequelize: Sequelize,
-    private readonly schema: string,
+    private readonly inspector: QueueInspector,
     private readonly ttlMs = 1_500,
-  ) {
-    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid queue schema name: ${schema}`);
-  }
+  ) {}
 
   counts(): Promise<QueueJobCount[]> {
     const now = Date.now();
@@ -47,24 +44,21 @@ export class QueueStats {
   private async read(): Promise<QueueJobCount[]> {
     let timer: NodeJS.Timeout | undefined;
     const rows = await Promise.race([
-      this.sequelize.query<{ name: string; state: string; count: string }>(
-        `SELECT name, state::text AS state, count(*) AS count FROM "${this.schema}".job GROUP BY 1, 2`,
-        { type: QueryTypes.SELECT },
-      ),
+      this.inspector.countsByQueueAndState(),
       new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`pg-boss job counts: no answer within ${QUERY_TIMEOUT_MS} ms`)), QUERY_TIMEOUT_MS);
       }),
     ]).finally(() => clearTimeout(timer));
 
     const byKey = new Map<string, QueueJobCount>();
-    const queues = new Set<string>([...Object.values(QUEUES), ...rows.map((r) => r.name)]);
+    const queues = new Set<string>([...Object.values(QUEUES), ...rows.map((r) => r.queue)]);
     for (const queue of [...queues].sort()) {
       for (const state of JOB_STATES) byKey.set(`${queue}\u0000${state}`, { queue, state, count: 0 });
     }
     for (const row of rows) {
-      const key = `${row.name}\u0000${row.state}`;
-      const entry = byKey.get(key) ?? { queue: row.name, state: row.state, count: 0 };
-      entry.count = Number(row.count);
+      const key = `${row.queue}\u0000${row.state}`;
+      const entry = byKey.get(key) ?? { queue: row.queue, state: row.state, count: 0 };
+      entry.count = row.count;
       byKey.set(key, entry);
     }
     return [...byKey.values()];
@@ -77,7 +71,7 @@ const perContext = new WeakMap<AppContext, QueueStats>();
 export function queueStatsOf(ctx: AppContext): QueueStats {
   let stats = perContext.get(ctx);
   if (!stats) {
-    stats = new QueueStats(ctx.sequelize, ctx.config.queue.schema);
+    stats = new QueueStats(ctx.queue.inspect);
     perContext.set(ctx, stats);
   }
   return stats;

@@ -3,6 +3,7 @@ import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { AppConfig } from '../config';
 import type { Logger } from '../shared/logger';
 import { PreparingClient } from '../db/prepared-statements';
+import { QueueInspector } from './inspect';
 import { QUEUES, type JobPayloads, type QueueName } from './queues';
 
 type Job<T> = PgBoss.Job<T>;
@@ -46,6 +47,8 @@ const sleepUnlessWoken = (ms: number, onWake: (wake: () => void) => void) =>
 /** The one owner of pg-boss: queue creation, typed sends and workers. */
 export class JobQueue {
   readonly boss: PgBoss;
+  /** Counts, failed jobs and jobs by payload: what pg-boss's API does not answer. */
+  readonly inspect: QueueInspector;
   private readonly pollers: Poller[] = [];
 
   constructor(
@@ -69,6 +72,7 @@ export class JobQueue {
       schedule: false,
     });
     this.boss.on('error', (error: Error) => this.logger.error({ err: error }, 'pg-boss error'));
+    this.inspect = new QueueInspector(this.boss, config.queue.schema);
   }
 
   async start(): Promise<void> {
@@ -208,10 +212,9 @@ export class JobQueue {
     try {
       if (failed) {
         // fail() only touches jobs that are still active: those the handler completed stay completed.
-        const message = (failure as Error)?.message ?? String(failure);
-        // pg-boss accepts ids and output together (its types only declare one or the other).
-        const fail = this.boss.fail as unknown as (queue: string, jobIds: string[], output: object) => Promise<unknown>;
-        await fail.call(this.boss, name, ids, { message, name: (failure as Error)?.name });
+        // One call per job, because pg-boss takes an error output only with a single id.
+        const output = { message: (failure as Error)?.message ?? String(failure), name: (failure as Error)?.name };
+        await Promise.all(ids.map((id) => this.boss.fail(name, id, output)));
       } else {
         await this.boss.complete(name, ids);
       }

@@ -187,8 +187,8 @@ describe('operations dashboard in a real browser', () => {
 
     // The failed job view: a charge job that ran out of attempts is listed with its order.
     // The failed / dead-letter list says what pg-boss holds (here: declines and retries, no job failed for good).
-    const [failed] = await t.query<{ n: string }>(`SELECT count(*) AS n FROM pgboss.job WHERE state = 'failed' OR name = 'order-charge-dead'`);
-    if (Number(failed.n) === 0) await page.locator('#failed-jobs li.none', { hasText: 'No failed or dead-lettered jobs.' }).waitFor();
+    const failed = await t.ctx.queue.inspect.failedJobs(1, ['order-charge-dead']);
+    if (failed.length === 0) await page.locator('#failed-jobs li.none', { hasText: 'No failed or dead-lettered jobs.' }).waitFor();
     else expect(await page.locator('#failed-jobs li:not(.none)').count()).toBeGreaterThan(0);
     expect(pageErrors).toEqual([]);
   });

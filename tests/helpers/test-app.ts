@@ -5,6 +5,8 @@ import { buildApp } from '../../src/app';
 import { loadConfig, type AppConfig } from '../../src/config';
 import type { AppContext } from '../../src/context';
 import { createSequelize } from '../../src/db/sequelize';
+import { registerModels } from '../../src/db/models';
+import { Product } from '../../src/modules/catalog';
 import { buildPaymentProviderMock } from '../../src/mocks/payment-provider';
 import { HttpPaymentAdapter } from '../../src/modules/payments/adapter';
 import { TokenService, type Principal } from '../../src/modules/auth/tokens';
@@ -61,7 +63,7 @@ export async function startTestApp(
   const logger = options.logger ?? createLogger(config.logLevel);
   const payments = buildPaymentProviderMock({ ...config.payments.mock, hangMs: config.payments.timeoutMs + 500 });
   const paymentServer = await listen(payments.app, 0);
-  const sequelize = createSequelize(db.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger });
+  const sequelize = registerModels(createSequelize(db.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger }));
   const queue = new JobQueue(config, sequelize, db.url, logger);
   await queue.start();
   const ctx: AppContext = {
@@ -101,19 +103,23 @@ export async function startTestApp(
 }
 
 let skuCounter = 0;
-/** Inserts a product with a SKU unique to this test and returns it. */
+/** Creates a product (through the catalog's model) with a SKU unique to this test and returns it. */
 export async function createProduct(
-  t: Pick<TestApp, 'query'>,
+  _t: unknown,
   fields: { stock?: number; priceCents?: number; currency?: string; lowStockThreshold?: number; category?: string; sku?: string } = {},
 ): Promise<{ id: number; sku: string; price_cents: number }> {
   skuCounter += 1;
   const sku = fields.sku ?? `T-${process.pid}-${Date.now().toString(36)}-${skuCounter}`;
-  const [row] = await t.query<{ id: number; sku: string; price_cents: number }>(
-    `INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold, category)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, sku, price_cents`,
-    [sku, `Test product ${sku}`, fields.priceCents ?? 1250, fields.currency ?? 'EUR', fields.stock ?? 100, fields.lowStockThreshold ?? 0, fields.category ?? null],
-  );
-  return row;
+  const product = await Product.create({
+    sku,
+    name: `Test product ${sku}`,
+    priceCents: fields.priceCents ?? 1250,
+    currency: fields.currency ?? 'EUR',
+    stockOnHand: fields.stock ?? 100,
+    lowStockThreshold: fields.lowStockThreshold ?? 0,
+    category: fields.category ?? null,
+  });
+  return { id: product.id, sku: product.sku, price_cents: product.priceCents };
 }
 
 /** Polls until `check` returns a value or the timeout passes. */

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { checkInventory } from '../../src/modules/inventory/integrity';
+import { Product } from '../../src/modules/catalog';
+import { checkOrderIntegrity, Order, OrderLog } from '../../src/modules/orders';
 import { OrderFlow } from '../../src/modules/orders/flow';
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
@@ -45,11 +46,11 @@ describe('npm run inventory:check', () => {
     const flow = new OrderFlow(t.ctx);
     const orphan = await t.http.post('/orders').send({ customerId: 'cust_check_bad', items: [{ sku: p.sku, quantity: 3 }] });
     await flow.reserve(orphan.body.order.id, {});
-    // Break it the way a buggy deploy or a manual edit would.
-    await t.query(`UPDATE "Orders" SET status = 'failed', failure_reason = 'PAYMENT_DECLINED' WHERE id = $1`, [orphan.body.order.id]);
-    await t.query(`INSERT INTO "Order_Logs" (order_id, event, message) VALUES ($1, 'ORDER_FAILED', 'failed by a buggy path that forgot the stock')`, [orphan.body.order.id]);
+    // Break it the way a buggy deploy or a manual edit would: around the flow, straight through the models.
+    await Order.update({ status: 'failed', failureReason: 'PAYMENT_DECLINED' }, { where: { id: orphan.body.order.id } });
+    await OrderLog.create({ orderId: orphan.body.order.id, event: 'ORDER_FAILED', fromStatus: null, toStatus: null, attempt: null, message: 'failed by a buggy path that forgot the stock', details: null, jobId: null, requestId: null });
     const drifted = await createProduct(t, { stock: 10 });
-    await t.query('UPDATE "Products" SET stock_reserved = 4 WHERE id = $1', [drifted.id]);
+    await Product.update({ stockReserved: 4 }, { where: { id: drifted.id } });
 
     const report = await cli(t, []);
     expect(report.code).toBe(1);
@@ -58,12 +59,16 @@ describe('npm run inventory:check', () => {
 
     const fixed = await cli(t, ['--fix']);
     expect(fixed.code).toBe(0);
+    // The orphan goes back through the release path (stock_reserved follows); the drift is recomputed.
     expect(fixed.stdout).toContain(`released orphaned reservation`);
-    expect(fixed.stdout).toContain(`set ${p.sku} stock_reserved 3 -> 0`);
+    expect(fixed.stdout).toContain(`3 x ${p.sku} of failed order ${orphan.body.order.id}`);
     expect(fixed.stdout).toContain(`set ${drifted.sku} stock_reserved 4 -> 0`);
+    expect((await t.http.get(`/products/${p.sku}`)).body.product).toMatchObject({ stockOnHand: 10, stockReserved: 0, available: 10 });
+    expect((await t.http.get(`/products/${drifted.sku}`)).body.product).toMatchObject({ stockOnHand: 10, stockReserved: 0 });
     expect(await invariantViolations(t, { requireTerminal: false })).toEqual([]);
-    const logs = await t.query<{ message: string }>(`SELECT message FROM "Order_Logs" WHERE order_id = $1 ORDER BY id DESC LIMIT 1`, [orphan.body.order.id]);
-    expect(logs[0].message).toMatch(/^Repair: released 3 x/);
+    const { timeline } = (await t.http.get(`/orders/${orphan.body.order.id}`)).body.order;
+    expect(timeline[timeline.length - 1]).toMatchObject({ event: 'STOCK_RELEASED', details: { repair: true, reservationId: expect.any(Number) } });
+    expect(timeline[timeline.length - 1].message).toMatch(/^Repair: released 3 x/);
 
     const again = await cli(t, []);
     expect(again.stdout).toContain('every invariant holds');
@@ -72,12 +77,13 @@ describe('npm run inventory:check', () => {
   it('when an order has sat non-terminal past the limit, then it is reported as stuck and not touched by --fix', async () => {
     const p = await createProduct(t, { stock: 2 });
     const created = await t.http.post('/orders').send({ customerId: 'cust_check_stuck', items: [{ sku: p.sku, quantity: 1 }] });
-    await t.query(`UPDATE "Orders" SET updated_at = now() - interval '2 hours' WHERE id = $1`, [created.body.order.id]);
-    const report = await checkInventory(t.ctx.sequelize, { fix: true, stuckAfterMinutes: 30 });
+    // Nothing has touched it for two hours (Sequelize skips an update of updatedAt alone, hence the unchanged status).
+    await Order.update({ status: 'pending', updatedAt: new Date(Date.now() - 2 * 3_600_000) }, { where: { id: created.body.order.id }, silent: true });
+    const report = await checkOrderIntegrity(t.ctx.sequelize, { fix: true, stuckAfterMinutes: 30 });
     const stuck = report.problems.filter((p) => p.kind === 'STUCK_ORDER');
     expect(stuck.map((s) => s.details.orderId)).toContain(created.body.order.id);
-    const [row] = await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = $1', [created.body.order.id]);
-    expect(row.status).toBe('pending');
+    expect(stuck.find((s) => s.details.orderId === created.body.order.id)?.message).toMatch(/has been pending for 1[12]\d minutes$/);
+    expect((await t.http.get(`/orders/${created.body.order.id}`)).body.order.status).toBe('pending');
     const { code } = await cli(t, ['--fix']);
     expect(code).toBe(1);
   });

@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
-import { reserveStock } from '../../src/modules/inventory/stock';
-import { InventorySync } from '../../src/modules/inventory/sync';
-import { appendOrderLogs } from '../../src/modules/orders/order-log';
+import { Product } from '../../src/modules/catalog';
+import { reserveStock, SyncRunner } from '../../src/modules/inventory';
+import { Order, OrderLog } from '../../src/modules/orders';
 import { invariantViolations } from '../helpers/invariants';
-import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
 
 const ORDERS = 100;
 const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+async function newProduct(sku: string, stock: number): Promise<{ id: number; sku: string }> {
+  const made = await Product.create({ sku, name: `Test product ${sku}`, priceCents: 1250, currency: 'EUR', stockOnHand: stock, lowStockThreshold: 0, category: null });
+  return { id: made.id, sku: made.sku };
+}
 
 describe('inventory sync while orders reserve the same SKUs', () => {
   let t: TestApp;
@@ -35,23 +40,20 @@ describe('inventory sync while orders reserve the same SKUs', () => {
 
   it('when a sync runs while 100 concurrent orders reserve the same SKUs, then no reservation is lost, 0 <= reserved <= on hand throughout, and every order ends', async () => {
     const products: Array<{ id: number; sku: string }> = [];
-    for (let i = 0; i < 6; i += 1) products.push(await createProduct(t, { stock: 60, sku: `CONC-${process.pid}-${i}` }));
+    for (let i = 0; i < 6; i += 1) products.push(await newProduct(`CONC-${process.pid}-${i}`, 60));
     const skus = products.map((p) => p.sku);
     for (const sku of skus) warehouse.warehouse.set(sku, 60);
 
     // One reservation held all along (an order waiting for payment), so every sync meets reserved stock.
     const heldOrder = randomUUID();
     await t.ctx.sequelize.transaction(async (transaction) => {
-      await t.ctx.sequelize.query(
-        `INSERT INTO "Orders" (id, customer_id, status, total_cents, currency) VALUES ($1, 'cust_held', 'reserved', 0, 'EUR')`,
-        { bind: [heldOrder], transaction },
-      );
+      await Order.create({ id: heldOrder, customerId: 'cust_held', status: 'reserved', totalCents: '0', currency: 'EUR' }, { transaction });
       const held = await reserveStock(t.ctx.sequelize, heldOrder, [{ productId: products[0].id, sku: skus[0], quantity: 10 }], new Date(Date.now() + 3_600_000), transaction);
       expect(held.ok).toBe(true);
-      await appendOrderLogs(t.ctx.sequelize, heldOrder, [
-        { event: 'ORDER_CREATED', toStatus: 'pending', message: 'Held order for the inventory concurrency test' },
-        { event: 'STOCK_RESERVED', fromStatus: 'pending', toStatus: 'reserved', message: `Reserved 10 x ${skus[0]}` },
-      ], transaction);
+      await OrderLog.bulkCreate([
+        { orderId: heldOrder, event: 'ORDER_CREATED', toStatus: 'pending', message: 'Held order for the inventory concurrency test' },
+        { orderId: heldOrder, event: 'STOCK_RESERVED', fromStatus: 'pending', toStatus: 'reserved', message: `Reserved 10 x ${skus[0]}` },
+      ], { transaction });
     });
 
     let ordersDone = false;
@@ -65,13 +67,11 @@ describe('inventory sync while orders reserve the same SKUs', () => {
         const res = await t.http.post('/inventory/sync');
         if (res.status !== 202) throw new Error(`POST /inventory/sync answered ${res.status}: ${res.text}`);
         const run = await eventually(async () => {
-          const [row] = await t.query<{ id: string; status: string }>(
-            `SELECT id, status FROM "Inventory_Syncs" WHERE job_id = $1 AND status <> 'running' ORDER BY attempt DESC LIMIT 1`,
-            [res.body.jobId],
-          );
-          return row;
+          // Newest attempt first.
+          const list = await t.http.get('/inventory/syncs').query({ jobId: res.body.jobId, limit: 100 });
+          return (list.body.syncs as Array<{ id: number; status: string }>).find((s) => s.status !== 'running');
         }, 30_000, 25);
-        runIds.push(Number(run.id));
+        runIds.push(run.id);
         samples.push(await invariantViolations(t, { requireTerminal: false }));
       }
     })();
@@ -93,13 +93,7 @@ describe('inventory sync while orders reserve the same SKUs', () => {
       expect(refused.filter((r) => !r.startsWith('409') || !r.includes('INSUFFICIENT_STOCK'))).toEqual([]);
       expect(accepted.length).toBeGreaterThanOrEqual(20);
 
-      await eventually(async () => {
-        const [{ open }] = await t.query<{ open: number }>(
-          `SELECT count(*)::int AS open FROM "Orders" WHERE id = ANY($1::uuid[]) AND status NOT IN ('completed', 'failed', 'cancelled')`,
-          [accepted],
-        );
-        return open === 0;
-      }, 90_000, 200);
+      await eventually(async () => (await Order.scope('open').count({ where: { id: accepted } })) === 0, 90_000, 200);
       ordersDone = true;
       await syncLoop;
     } finally {
@@ -111,26 +105,24 @@ describe('inventory sync while orders reserve the same SKUs', () => {
     expect(cancel.status).toBe(200);
 
     // Every accepted order ended; the stock invariants held at every sample and hold now.
-    const statuses = await t.query<{ status: string }>('SELECT status FROM "Orders" WHERE id = ANY($1::uuid[])', [accepted]);
+    const statuses: Array<{ id: string; status: string }> = [];
+    for (const id of accepted) statuses.push({ id, status: (await t.http.get(`/orders/${id}`).expect(200)).body.order.status });
     expect(statuses.filter((s) => !TERMINAL.includes(s.status))).toEqual([]);
     expect(samples.flat()).toEqual([]);
     expect(await invariantViolations(t)).toEqual([]);
 
     // The syncs ran alongside the orders, met reserved stock (shortfalls) and never failed (no deadlock, no CHECK violation).
-    const runs = await t.query<{ status: string; error: string | null; shortfalls: number; changed: number }>(
-      `SELECT status, error, jsonb_array_length(shortfalls) AS shortfalls, skus_changed AS changed FROM "Inventory_Syncs" WHERE id = ANY($1::bigint[])`,
-      [runIds],
-    );
+    const runs: Array<{ status: string; error: string | null; shortfalls: number; changed: number }> = [];
+    for (const id of runIds) {
+      const { sync } = (await t.http.get(`/inventory/syncs/${id}`).expect(200)).body;
+      runs.push({ status: sync.status, error: sync.error, shortfalls: sync.shortfallCount, changed: sync.skusChanged });
+    }
     expect(runs.length).toBeGreaterThanOrEqual(3);
     expect(runs.filter((r) => r.status !== 'succeeded')).toEqual([]);
     expect(runs.some((r) => r.shortfalls > 0)).toBe(true);
     expect(runs.some((r) => r.changed > 0)).toBe(true);
 
-    const [{ completed }] = await t.query<{ completed: number }>(
-      `SELECT count(*)::int AS completed FROM "Orders" WHERE id = ANY($1::uuid[]) AND status = 'completed'`,
-      [accepted],
-    );
-    expect(completed).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s.status === 'completed').length).toBeGreaterThan(0);
   }, 120_000);
 });
 
@@ -150,8 +142,8 @@ describe('inventory sync while orders are accepted with items in any order', () 
 
   it('when syncs lock every product of a page while 100 concurrent orders list items in descending id order, then nothing deadlocks and every order is accepted', async () => {
     const products: Array<{ id: number; sku: string }> = [];
-    for (let i = 0; i < 6; i += 1) products.push(await createProduct(t, { stock: 5000, sku: `KEYS-${process.pid}-${i}` }));
-    const sync = new InventorySync(t.ctx);
+    for (let i = 0; i < 6; i += 1) products.push(await newProduct(`KEYS-${process.pid}-${i}`, 5000));
+    const sync = new SyncRunner(t.ctx);
 
     let done = false;
     const outcomes: string[] = [];

@@ -1,7 +1,47 @@
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
-import { registerInventoryJobs } from '../../src/modules/inventory/jobs';
+import { Product } from '../../src/modules/catalog';
+import { registerInventoryJobs } from '../../src/modules/inventory';
+import { QUEUES } from '../../src/queue/queues';
 import { killAllChildren, logLines, sleep, spawnService, type ChildService } from '../helpers/child-service';
-import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
+
+interface RunSummary {
+  id: number;
+  trigger: string;
+  tick: string | null;
+  jobId: string | null;
+  status: string;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+let skuCounter = 0;
+async function newProduct(stock: number): Promise<{ id: number; sku: string }> {
+  skuCounter += 1;
+  const sku = `PROC-${process.pid}-${Date.now().toString(36)}-${skuCounter}`;
+  const made = await Product.create({ sku, name: `Test product ${sku}`, priceCents: 1250, currency: 'EUR', stockOnHand: stock, lowStockThreshold: 0, category: null });
+  return { id: made.id, sku: made.sku };
+}
+
+/** Every run GET /inventory/syncs lists for `filter`, following the cursor, newest first. */
+async function allRuns(t: TestApp, filter: Record<string, string> = {}): Promise<RunSummary[]> {
+  const runs: RunSummary[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await t.http.get('/inventory/syncs').query({ ...filter, limit: 100, ...(cursor ? { cursor } : {}) });
+    expect(res.status).toBe(200);
+    runs.push(...(res.body.syncs as RunSummary[]));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return runs;
+}
+
+async function stockOnHand(t: TestApp, sku: string): Promise<number> {
+  const res = await t.http.get(`/products/${sku}`);
+  expect(res.status).toBe(200);
+  return res.body.product.stockOnHand;
+}
 
 /** Waits for a worker-role child (no HTTP) to log that it started. */
 async function workerStarted(child: ChildService): Promise<void> {
@@ -37,12 +77,13 @@ describe('inventory sync across processes', () => {
     expect(first.headers.location).toBe(`/inventory/syncs?jobId=${first.body.jobId}`);
     expect(second.status).toBe(202);
     expect(second.body).toMatchObject({ jobId: first.body.jobId, alreadyQueued: true, trigger: 'manual' });
-    const jobs = await t.query<{ id: string }>(`SELECT id FROM pgboss.job WHERE name = 'inventory-sync'`);
-    expect(jobs).toEqual([{ id: first.body.jobId }]);
+    const jobs = await t.ctx.queue.inspect.jobsWithData(QUEUES.INVENTORY_SYNC, 'trigger', 'manual');
+    expect(jobs.map((j) => j.id)).toEqual([first.body.jobId]);
+    expect(await t.ctx.queue.boss.getQueueSize(QUEUES.INVENTORY_SYNC)).toBe(1);
   });
 
   it('when two worker processes tick every second on one database, then each tick produces exactly one job and one sync', async () => {
-    const p = await createProduct(t, { stock: 10 });
+    const p = await newProduct(10);
     warehouse.warehouse.set(p.sku, 33);
     const env = {
       ROLE: 'worker',
@@ -65,14 +106,15 @@ describe('inventory sync across processes', () => {
     const exits = await Promise.all([a.stop('SIGTERM', 15_000), b.stop('SIGTERM', 15_000)]);
     expect(exits.map((e) => e.code)).toEqual([0, 0]);
 
-    const jobsPerTick = await t.query<{ tick: string; jobs: number }>(
-      `SELECT data->>'tick' AS tick, count(*)::int AS jobs FROM pgboss.job
-       WHERE name = 'inventory-sync' AND data->>'trigger' = 'cron' GROUP BY 1 ORDER BY 1`,
-    );
-    const runsPerTick = await t.query<{ tick: string; runs: number; succeeded: number }>(
-      `SELECT tick::text, count(*)::int AS runs, count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded
-       FROM "Inventory_Syncs" WHERE trigger = 'cron' GROUP BY tick ORDER BY tick`,
-    );
+    const countBy = <T>(items: T[], key: (item: T) => string) => {
+      const counts = new Map<string, number>();
+      for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+      return [...counts].sort(([x], [y]) => x.localeCompare(y));
+    };
+    const cronJobs = await t.ctx.queue.inspect.jobsWithData(QUEUES.INVENTORY_SYNC, 'trigger', 'cron');
+    const jobsPerTick = countBy(cronJobs, (j) => String((j.data as { tick?: string }).tick)).map(([tick, jobs]) => ({ tick, jobs }));
+    const allSyncs = await allRuns(t);
+    const runsPerTick = countBy(allSyncs.filter((r) => r.trigger === 'cron'), (r) => String(r.tick)).map(([tick, runs]) => ({ tick, runs }));
     const details = `jobs per tick ${JSON.stringify(jobsPerTick)}\nruns per tick ${JSON.stringify(runsPerTick)}`;
 
     expect(jobsPerTick.filter((r) => r.jobs !== 1)).toEqual([]);
@@ -89,11 +131,11 @@ describe('inventory sync across processes', () => {
     expect(Math.min(queued[0] + refused[0], queued[1] + refused[1])).toBeGreaterThanOrEqual(4);
 
     // The syncs did their job.
-    const [product] = await t.query<{ stock_on_hand: number }>('SELECT stock_on_hand FROM "Products" WHERE id = $1', [p.id]);
-    expect(product.stock_on_hand).toBe(33);
-    const overlapping = await t.query(
-      `SELECT a.id FROM "Inventory_Syncs" a JOIN "Inventory_Syncs" b ON a.id < b.id
-       WHERE tstzrange(a.started_at, a.finished_at) && tstzrange(b.started_at, b.finished_at)`,
+    expect(await stockOnHand(t, p.sku)).toBe(33);
+    // [started, finished) of every two runs are disjoint (a run still running extends to infinity).
+    const span = (r: RunSummary) => [Date.parse(r.startedAt), r.finishedAt ? Date.parse(r.finishedAt) : Infinity];
+    const overlapping = allSyncs.flatMap((a) =>
+      allSyncs.filter((b) => a.id < b.id && span(a)[0] < span(b)[1] && span(b)[0] < span(a)[1]).map((b) => [a.id, b.id]),
     );
     expect(overlapping).toEqual([]);
   }, 90_000);
@@ -117,24 +159,20 @@ describe('inventory sync worker shutdown', () => {
   });
 
   it('when the worker stops while a sync waits on the warehouse, then the run is closed as failed at once and the job is left for a retry', async () => {
-    const p = await createProduct(t, { stock: 10 });
+    const p = await newProduct(10);
     warehouse.warehouse.set(p.sku, 99);
     warehouse.warehouse.settings.latencyMs = 10_000;
     const stop = await registerInventoryJobs(t.ctx);
 
     const { body } = await t.http.post('/inventory/sync').expect(202);
-    await eventually(async () => (await t.query(`SELECT id FROM "Inventory_Syncs" WHERE job_id = $1 AND status = 'running'`, [body.jobId])).length === 1);
+    await eventually(async () => (await allRuns(t, { jobId: body.jobId, status: 'running' })).length === 1);
     const started = Date.now();
     await stop();
 
     expect(Date.now() - started).toBeLessThan(3_000);
-    const [run] = await t.query<{ status: string; error: string }>('SELECT status, error FROM "Inventory_Syncs" WHERE job_id = $1', [body.jobId]);
-    expect(run).toEqual({ status: 'failed', error: 'page 1: the sync was interrupted (shutdown)' });
-    const [{ stock_on_hand }] = await t.query<{ stock_on_hand: number }>('SELECT stock_on_hand FROM "Products" WHERE id = $1', [p.id]);
-    expect(stock_on_hand).toBe(10);
-    await eventually(async () => {
-      const [job] = await t.query<{ state: string }>('SELECT state FROM pgboss.job WHERE id = $1', [body.jobId]);
-      return job?.state === 'retry';
-    }, 5_000);
+    const runs = await allRuns(t, { jobId: body.jobId });
+    expect(runs.map((r) => ({ status: r.status, error: r.error }))).toEqual([{ status: 'failed', error: 'page 1: the sync was interrupted (shutdown)' }]);
+    expect(await stockOnHand(t, p.sku)).toBe(10);
+    await eventually(async () => (await t.ctx.queue.boss.getJobById(QUEUES.INVENTORY_SYNC, body.jobId))?.state === 'retry', 5_000);
   });
 });

@@ -2,28 +2,39 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../../src/config';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
+import { Product } from '../../src/modules/catalog';
+import { InventorySync, reserveStock, StockReservation, SyncRunner } from '../../src/modules/inventory';
 import { tickOf, tickSlotSeconds } from '../../src/modules/inventory/jobs';
-import { reserveStock } from '../../src/modules/inventory/stock';
+import { Order } from '../../src/modules/orders';
 import { metrics } from '../../src/observability/metrics';
-import { InventorySync } from '../../src/modules/inventory/sync';
-import { createProduct, eventually, startTestApp, TEST_ENV, type TestApp } from '../helpers/test-app';
+import { QUEUES } from '../../src/queue/queues';
+import { eventually, startTestApp, TEST_ENV, type TestApp } from '../helpers/test-app';
 
-interface RunRow {
-  id: string;
+/** A run as GET /inventory/syncs/:id shows it. */
+interface RunDetail {
+  id: number;
+  jobId: string | null;
   attempt: number;
   status: string;
+  finishedAt: string | null;
   pages: number;
-  skus_seen: number;
-  skus_changed: number;
-  skus_unknown: number;
-  skus_missing: number | null;
-  malformed_count: number;
+  skusSeen: number;
+  skusChanged: number;
+  skusUnknown: number;
+  skusMissing: number | null;
+  malformedCount: number;
   error: string | null;
   shortfalls: Array<Record<string, unknown>>;
-  unknown_skus: string[];
-  missing_skus: string[];
+  unknownSkus: string[];
+  missingSkus: string[];
   malformed: Array<Record<string, unknown>>;
   changes: Array<Record<string, unknown>>;
+}
+
+/** A product's stock as GET /products/:sku shows it. */
+interface StockView {
+  stockOnHand: number;
+  stockReserved: number;
 }
 
 describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
@@ -55,12 +66,15 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     prefix += 1;
   });
 
+  async function product(sku: string, stock: number, lowStockThreshold = 0): Promise<{ id: number; sku: string }> {
+    const made = await Product.create({ sku, name: `Test product ${sku}`, priceCents: 1250, currency: 'EUR', stockOnHand: stock, lowStockThreshold, category: null });
+    return { id: made.id, sku: made.sku };
+  }
+
   /** Products with SKUs that sort in creation order, unique to this test. */
   async function products(levels: number[]): Promise<Array<{ id: number; sku: string }>> {
     const made = [];
-    for (const [i, stock] of levels.entries()) {
-      made.push(await createProduct(t, { stock, sku: `INV-${process.pid}-${prefix}-${String(i).padStart(2, '0')}` }));
-    }
+    for (const [i, stock] of levels.entries()) made.push(await product(`INV-${process.pid}-${prefix}-${String(i).padStart(2, '0')}`, stock));
     return made;
   }
 
@@ -86,34 +100,38 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     return res.body.jobId as string;
   }
 
-  /** The run row of `jobId`'s attempt once it has finished. */
-  async function finishedRun(jobId: string, attempt = 1, timeoutMs = 20_000): Promise<RunRow> {
-    return eventually(async () => {
-      const [row] = await t.query<RunRow>(`SELECT * FROM "Inventory_Syncs" WHERE job_id = $1 AND attempt = $2 AND status <> 'running'`, [jobId, attempt]);
-      return row;
+  /** `jobId`'s attempt once it has finished, with its detail, as the API shows it. */
+  async function finishedRun(jobId: string, attempt = 1, timeoutMs = 20_000): Promise<RunDetail> {
+    const run = await eventually(async () => {
+      const list = await t.http.get('/inventory/syncs').query({ jobId, limit: 100 });
+      return (list.body.syncs as Array<{ id: number; attempt: number; status: string }>).find((s) => s.attempt === attempt && s.status !== 'running');
     }, timeoutMs);
+    const detail = await t.http.get(`/inventory/syncs/${run.id}`);
+    expect(detail.status).toBe(200);
+    return detail.body.sync as RunDetail;
   }
 
-  async function stockOf(ids: number[]): Promise<Array<{ on_hand: number; reserved: number }>> {
-    return t.query<{ id: number; on_hand: number; reserved: number }>(
-      'SELECT id, stock_on_hand AS on_hand, stock_reserved AS reserved FROM "Products" WHERE id = ANY($1::int[]) ORDER BY id',
-      [ids],
-    );
+  /** Stock as GET /products/:sku shows it, in the order given. */
+  async function stockOf(list: Array<{ sku: string }>): Promise<StockView[]> {
+    const views: StockView[] = [];
+    for (const { sku } of list) {
+      const res = await t.http.get(`/products/${encodeURIComponent(sku)}`);
+      expect(res.status).toBe(200);
+      views.push({ stockOnHand: res.body.product.stockOnHand, stockReserved: res.body.product.stockReserved });
+    }
+    return views;
   }
 
-  async function jobState(jobId: string): Promise<{ state: string; retry_count: number } | undefined> {
-    const [job] = await t.query<{ state: string; retry_count: number }>('SELECT state, retry_count FROM pgboss.job WHERE id = $1', [jobId]);
-    return job;
+  async function jobState(jobId: string): Promise<{ state: string; retryCount: number } | undefined> {
+    const job = await t.ctx.queue.boss.getJobById(QUEUES.INVENTORY_SYNC, jobId);
+    return job ? { state: job.state, retryCount: job.retryCount } : undefined;
   }
 
   /** Holds `quantity` of a product for a reserved order, through the order flow's own stock code. */
   async function reserve(productId: number, sku: string, quantity: number): Promise<string> {
     const orderId = randomUUID();
     await t.ctx.sequelize.transaction(async (transaction) => {
-      await t.ctx.sequelize.query(
-        `INSERT INTO "Orders" (id, customer_id, status, total_cents, currency) VALUES ($1, 'cust_inventory', 'reserved', 0, 'EUR')`,
-        { bind: [orderId], transaction },
-      );
+      await Order.create({ id: orderId, customerId: 'cust_inventory', status: 'reserved', totalCents: '0', currency: 'EUR' }, { transaction });
       const result = await reserveStock(t.ctx.sequelize, orderId, [{ productId, sku, quantity }], new Date(Date.now() + 3_600_000), transaction);
       expect(result.ok).toBe(true);
     });
@@ -145,12 +163,12 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
 
     expect(run.status).toBe('succeeded');
     expect(run.error).toBeNull();
-    expect(run.skus_seen).toBe(3);
-    expect(run.skus_changed).toBe(2);
-    expect(await stockOf([a.id, b.id, same.id])).toEqual([
-      expect.objectContaining({ on_hand: 25, reserved: 0 }),
-      expect.objectContaining({ on_hand: 40, reserved: 0 }),
-      expect.objectContaining({ on_hand: 30, reserved: 0 }),
+    expect(run.skusSeen).toBe(3);
+    expect(run.skusChanged).toBe(2);
+    expect(await stockOf([a, b, same])).toEqual([
+      { stockOnHand: 25, stockReserved: 0 },
+      { stockOnHand: 40, stockReserved: 0 },
+      { stockOnHand: 30, stockReserved: 0 },
     ]);
     expect(run.changes).toEqual(expect.arrayContaining([
       expect.objectContaining({ sku: a.sku, kind: 'restock', before: 10, after: 25, warehouse: 25, reserved: 0 }),
@@ -160,7 +178,7 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
 
     const detail = await t.http.get(`/inventory/syncs/${run.id}`);
     expect(detail.status).toBe(200);
-    expect(detail.body.sync).toMatchObject({ id: Number(run.id), trigger: 'manual', jobId, attempt: 1, status: 'succeeded', skusChanged: 2 });
+    expect(detail.body.sync).toMatchObject({ id: run.id, trigger: 'manual', jobId, attempt: 1, status: 'succeeded', skusChanged: 2 });
     expect(detail.body.sync.changes).toHaveLength(2);
   });
 
@@ -172,7 +190,7 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
 
     expect(run.status).toBe('succeeded');
     expect(run.pages).toBe(2);
-    expect((await stockOf(made.map((p) => p.id))).map((s) => s.on_hand)).toEqual([100, 101, 102, 103, 104, 105, 106]);
+    expect((await stockOf(made)).map((s) => s.stockOnHand)).toEqual([100, 101, 102, 103, 104, 105, 106]);
   });
 
   it('when the warehouse has fewer units than are reserved, then on hand stays at the reserved count and a shortfall is recorded and logged', async () => {
@@ -184,20 +202,17 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     const { result: run, lines } = await withCapturedLogs(async () => finishedRun((jobId = await triggerSync())));
 
     expect(run.status).toBe('succeeded');
-    const [stock] = await stockOf([p.id]);
-    expect(stock).toMatchObject({ on_hand: 8, reserved: 8 });
-    const [{ active }] = await t.query<{ active: string }>(
-      `SELECT COALESCE(sum(quantity), 0)::text AS active FROM "Stock_Reservations" WHERE product_id = $1 AND status = 'active'`,
-      [p.id],
-    );
-    expect(Number(active)).toBe(stock.reserved);
-    expect(0 <= stock.reserved && stock.reserved <= stock.on_hand).toBe(true);
+    const [stock] = await stockOf([p]);
+    expect(stock).toEqual({ stockOnHand: 8, stockReserved: 8 });
+    const active = (await StockReservation.scope('active').sum('quantity', { where: { productId: p.id } })) ?? 0;
+    expect(Number(active)).toBe(stock.stockReserved);
+    expect(0 <= stock.stockReserved && stock.stockReserved <= stock.stockOnHand).toBe(true);
     expect(run.shortfalls).toEqual([{ sku: p.sku, productId: p.id, warehouse: 3, reserved: 8, onHand: 8, short: 5 }]);
     expect(run.changes).toEqual([expect.objectContaining({ sku: p.sku, kind: 'reduction', before: 20, after: 8, shortfall: true })]);
     expect(lines).toContainEqual(expect.objectContaining({ level: 40, sku: p.sku, warehouse: 3, reserved: 8, short: 5 }));
 
     const list = await t.http.get('/inventory/syncs').query({ jobId });
-    expect(list.body.syncs).toEqual([expect.objectContaining({ id: Number(run.id), shortfallCount: 1 })]);
+    expect(list.body.syncs).toEqual([expect.objectContaining({ id: run.id, shortfallCount: 1 })]);
   });
 
   it('when the warehouse restocks a product that was short, then the freed stock shows as a restock in the run and in a log line', async () => {
@@ -205,19 +220,19 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     await reserve(p.id, p.sku, 6);
     await warehouseHolds([{ sku: p.sku, quantity: 0 }]);
     await finishedRun(await triggerSync());
-    expect((await stockOf([p.id]))[0]).toMatchObject({ on_hand: 6, reserved: 6 });
+    expect((await stockOf([p]))[0]).toEqual({ stockOnHand: 6, stockReserved: 6 });
 
     await warehouseHolds([{ sku: p.sku, quantity: 30 }]);
     const { result: run, lines } = await withCapturedLogs(async () => finishedRun(await triggerSync()));
 
-    expect((await stockOf([p.id]))[0]).toMatchObject({ on_hand: 30, reserved: 6 });
+    expect((await stockOf([p]))[0]).toEqual({ stockOnHand: 30, stockReserved: 6 });
     expect(run.shortfalls).toEqual([]);
     expect(run.changes).toEqual([{ sku: p.sku, productId: p.id, kind: 'restock', before: 6, after: 30, warehouse: 30, reserved: 6 }]);
     expect(lines).toContainEqual(expect.objectContaining({ level: 30, sku: p.sku, before: 6, after: 30, availableBefore: 0, availableAfter: 24 }));
   });
 
   it('when a sync takes available stock down to the low-stock threshold, then a low-stock line is logged and counted once, not again on the next sync', async () => {
-    const p = await createProduct(t, { stock: 20, lowStockThreshold: 5, sku: `INV-${process.pid}-low-stock` });
+    const p = await product(`INV-${process.pid}-low-stock`, 20, 5);
     const lowStockEvents = async () => (await metrics.lowStockEvents.get()).values.reduce((sum, v) => sum + v.value, 0);
     const before = await lowStockEvents();
 
@@ -243,18 +258,19 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     const run = await finishedRun(await triggerSync());
 
     expect(run.status).toBe('succeeded');
-    expect(run.skus_seen).toBe(2);
-    expect(run.skus_unknown).toBe(1);
-    expect(run.unknown_skus).toEqual([stranger]);
-    expect(run.missing_skus).toContain(missing.sku);
-    expect(run.missing_skus).not.toContain(reported.sku);
-    const [{ total }] = await t.query<{ total: string }>('SELECT count(*)::text AS total FROM "Products"');
-    expect(run.skus_missing).toBe(Number(total) - 1);
-    expect(await t.query('SELECT id FROM "Products" WHERE sku = $1', [stranger])).toEqual([]);
-    expect((await stockOf([missing.id]))[0].on_hand).toBe(10);
+    expect(run.skusSeen).toBe(2);
+    expect(run.skusUnknown).toBe(1);
+    expect(run.unknownSkus).toEqual([stranger]);
+    expect(run.missingSkus).toContain(missing.sku);
+    expect(run.missingSkus).not.toContain(reported.sku);
+    expect(run.skusMissing).toBe((await Product.count()) - 1);
+    const unknownProduct = await t.http.get(`/products/${stranger}`);
+    expect(unknownProduct.status).toBe(404);
+    expect(unknownProduct.body.error.code).toBe('PRODUCT_NOT_FOUND');
+    expect((await stockOf([missing]))[0].stockOnHand).toBe(10);
 
     const detail = await t.http.get(`/inventory/syncs/${run.id}`);
-    expect(detail.body.sync).toMatchObject({ skusUnknown: 1, unknownSkus: [stranger], skusMissing: run.skus_missing });
+    expect(detail.body.sync).toMatchObject({ skusUnknown: 1, unknownSkus: [stranger], skusMissing: run.skusMissing });
   });
 
   it('when the warehouse answers 503, then the run is failed with the error, stock is untouched, and pg-boss retries the job until it succeeds', async () => {
@@ -267,18 +283,18 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     expect(first.status).toBe('failed');
     expect(first.error).toMatch(/page 1: the warehouse answered 503/);
     expect(first.pages).toBe(0);
-    expect((await stockOf([p.id]))[0].on_hand).toBe(10);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(10);
 
     const second = await finishedRun(jobId, 2);
     expect(second.status).toBe('failed');
-    expect((await stockOf([p.id]))[0].on_hand).toBe(10);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(10);
 
     await setWarehouseConfig({ failureRate: 0 });
     const third = await finishedRun(jobId, 3);
     expect(third.status).toBe('succeeded');
-    expect((await stockOf([p.id]))[0].on_hand).toBe(77);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(77);
     await eventually(async () => (await jobState(jobId))?.state === 'completed');
-    expect(await jobState(jobId)).toEqual({ state: 'completed', retry_count: 2 });
+    expect(await jobState(jobId)).toEqual({ state: 'completed', retryCount: 2 });
 
     const runs = await t.http.get('/inventory/syncs').query({ jobId });
     expect(runs.body.syncs.map((s: { attempt: number; status: string }) => [s.attempt, s.status])).toEqual([
@@ -297,12 +313,12 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     const first = await finishedRun(jobId, 1);
     expect(first.status).toBe('failed');
     expect(first.error).toMatch(/did not answer within 500 ms/);
-    expect((await stockOf([p.id]))[0].on_hand).toBe(10);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(10);
 
     await setWarehouseConfig({ hang: false });
     const retried = await finishedRun(jobId, 2);
     expect(retried.status).toBe('succeeded');
-    expect((await stockOf([p.id]))[0].on_hand).toBe(12);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(12);
   });
 
   it('when page 2 fails, then page 1 stays applied, the run is failed with pages = 1, and the retry finishes the job', async () => {
@@ -312,15 +328,15 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
 
     const jobId = await triggerSync();
     const first = await finishedRun(jobId, 1);
-    expect(first).toMatchObject({ status: 'failed', pages: 1, skus_changed: 5, skus_missing: null });
+    expect(first).toMatchObject({ status: 'failed', pages: 1, skusChanged: 5, skusMissing: null });
     expect(first.error).toMatch(/page 2: the warehouse answered 503/);
     expect(first.changes.map((c) => c.sku)).toEqual(made.slice(0, 5).map((p) => p.sku));
-    expect((await stockOf(made.map((p) => p.id))).map((s) => s.on_hand)).toEqual([9, 9, 9, 9, 9, 1, 1]);
+    expect((await stockOf(made)).map((s) => s.stockOnHand)).toEqual([9, 9, 9, 9, 9, 1, 1]);
 
     await setWarehouseConfig({ failPage: null });
     const retried = await finishedRun(jobId, 2);
-    expect(retried).toMatchObject({ status: 'succeeded', pages: 2, skus_changed: 2 });
-    expect((await stockOf(made.map((p) => p.id))).map((s) => s.on_hand)).toEqual([9, 9, 9, 9, 9, 9, 9]);
+    expect(retried).toMatchObject({ status: 'succeeded', pages: 2, skusChanged: 2 });
+    expect((await stockOf(made)).map((s) => s.stockOnHand)).toEqual([9, 9, 9, 9, 9, 9, 9]);
   });
 
   it('when rows are malformed (negative quantity, missing sku, non-integer quantity), then they are skipped and reported and the good rows are applied', async () => {
@@ -332,18 +348,18 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     const run = await finishedRun(await triggerSync());
 
     expect(run.status).toBe('succeeded');
-    expect((await stockOf(made.map((p) => p.id))).map((s) => s.on_hand)).toEqual([10, 10, 10, 50, 50, 10]);
-    expect(run.malformed_count).toBe(4);
+    expect((await stockOf(made)).map((s) => s.stockOnHand)).toEqual([10, 10, 10, 50, 50, 10]);
+    expect(run.malformedCount).toBe(4);
     expect(run.malformed).toEqual([
       expect.objectContaining({ page: 1, index: 0, sku: made[0].sku, reason: expect.stringMatching(/quantity must be greater than or equal to 0/) }),
       expect.objectContaining({ page: 1, index: 1, reason: expect.stringMatching(/sku is required/) }),
       expect.objectContaining({ page: 1, index: 2, sku: made[2].sku, reason: expect.stringMatching(/quantity must be an integer/) }),
       expect.objectContaining({ page: 2, index: 0, sku: made[5].sku }),
     ]);
-    expect(run.skus_seen).toBe(2);
+    expect(run.skusSeen).toBe(2);
     // The row without a SKU leaves its product unreported; rows that name a SKU do not make it "missing".
-    expect(run.missing_skus).toContain(made[1].sku);
-    expect(run.missing_skus).not.toContain(made[0].sku);
+    expect(run.missingSkus).toContain(made[1].sku);
+    expect(run.missingSkus).not.toContain(made[0].sku);
   });
 
   it('when the warehouse sends a body that is not JSON, then the run fails, stock is untouched, and the retry applies it', async () => {
@@ -355,18 +371,19 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
     const first = await finishedRun(jobId, 1);
     expect(first.status).toBe('failed');
     expect(first.error).toMatch(/not JSON/);
-    expect((await stockOf([p.id]))[0].on_hand).toBe(10);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(10);
 
     await setWarehouseConfig({ malformed: 'none' });
     expect((await finishedRun(jobId, 2)).status).toBe('succeeded');
-    expect((await stockOf([p.id]))[0].on_hand).toBe(15);
+    expect((await stockOf([p]))[0].stockOnHand).toBe(15);
   });
 
   it('when a second job arrives for a cron tick that already ran, then it is skipped; a run left running by a stopped worker is closed as failed', async () => {
     const [p] = await products([5]);
     await warehouseHolds([{ sku: p.sku, quantity: 6 }]);
-    const [stale] = await t.query<{ id: string }>(`INSERT INTO "Inventory_Syncs" (trigger) VALUES ('manual') RETURNING id`);
-    const sync = new InventorySync(t.ctx);
+    // A run a stopped worker left behind.
+    const stale = await InventorySync.create({ trigger: 'manual' });
+    const sync = new SyncRunner(t.ctx);
     const tick = '2026-01-01T00:05:00.000Z';
 
     const first = await sync.run({ trigger: 'cron', tick, jobId: randomUUID(), attempt: 1 });
@@ -374,13 +391,18 @@ describe('inventory sync (in-process worker, mock warehouse over HTTP)', () => {
 
     expect(first).toMatchObject({ skusChanged: 1 });
     expect(duplicate).toBeNull();
-    expect(await t.query(`SELECT status FROM "Inventory_Syncs" WHERE tick = $1`, [tick])).toEqual([{ status: 'succeeded' }]);
-    const [closed] = await t.query<{ status: string; error: string; finished_at: Date | null }>('SELECT status, error, finished_at FROM "Inventory_Syncs" WHERE id = $1', [stale.id]);
+    // The tick is not in the API's filters: read the runs of the tick through the model.
+    expect((await InventorySync.findAll({ where: { tick: new Date(tick) } })).map((r) => r.status)).toEqual(['succeeded']);
+    const closed = (await t.http.get(`/inventory/syncs/${stale.id}`)).body.sync as RunDetail;
     expect(closed).toMatchObject({ status: 'failed', error: expect.stringMatching(/^abandoned/) });
-    expect(closed.finished_at).not.toBeNull();
+    expect(closed.finishedAt).not.toBeNull();
   });
 
   it('when runs are listed, then they come newest first with a cursor to the next page, and unknown ids or bad cursors are refused', async () => {
+    // Finished runs of its own, so the test does not rely on the others having run.
+    for (const status of ['succeeded', 'failed', 'succeeded', 'failed'] as const) {
+      await InventorySync.create({ trigger: 'manual', status, finishedAt: new Date(), ...(status === 'failed' ? { error: 'listed run' } : {}) });
+    }
     const all = await t.http.get('/inventory/syncs').query({ limit: 100 });
     expect(all.status).toBe(200);
     const ids = all.body.syncs.map((s: { id: number }) => s.id);

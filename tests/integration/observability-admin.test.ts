@@ -4,7 +4,7 @@ import request from 'supertest';
 import { errorMiddleware } from '../../src/http/error-middleware';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
 import { reserveStock } from '../../src/modules/inventory/stock';
-import { InventorySync } from '../../src/modules/inventory/sync';
+import { SyncRunner } from '../../src/modules/inventory';
 import { adminRouter } from '../../src/modules/admin/routes';
 import { QUEUES } from '../../src/queue/queues';
 import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
@@ -137,7 +137,7 @@ describe('dashboard page and admin API', () => {
         await reserveStock(t.ctx.sequelize, orderId, [{ productId: product.id, sku: product.sku, quantity: 8 }], new Date(Date.now() + 3_600_000), transaction);
       });
       warehouse.warehouse.set(product.sku, 3);
-      const summary = await new InventorySync(t.ctx).run({ trigger: 'manual' });
+      const summary = await new SyncRunner(t.ctx).run({ trigger: 'manual' });
 
       const res = await t.http.get('/admin/overview');
       expect(res.body.syncs[0]).toMatchObject({

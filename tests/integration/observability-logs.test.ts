@@ -1,3 +1,4 @@
+import { QUEUES } from '../../src/queue/queues';
 import { createLogger } from '../../src/shared/logger';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -29,14 +30,14 @@ describe('correlated logs of one order', () => {
     const created = await t.http.post('/orders/create').set('X-Request-Id', requestId).send({ customerId: 'cust_logs', items: [{ sku: product.sku, quantity: 1 }] });
     expect(created.status).toBe(202);
     const orderId: string = created.body.order.id;
-    await eventually(async () => (await t.query('SELECT 1 FROM "Payments" WHERE order_id = $1', [orderId])).length > 0);
+    await eventually(async () => ((await t.http.get(`/orders/${orderId}`)).body.order?.payments ?? []).length > 0);
     t.payments.settings.down = false;
     await eventually(async () => (await t.http.get(`/orders/${orderId}`)).body.order?.status === 'completed');
     const refused = await t.http.post(`/orders/${orderId}/cancel`).set('X-Request-Id', `${requestId}-cancel`);
     expect(refused.status).toBe(409);
 
     const jobIds = new Set(
-      (await t.query<{ id: string }>(`SELECT id FROM pgboss.job WHERE data->>'orderId' = $1`, [orderId])).map((r) => r.id),
+      (await Promise.all(Object.values(QUEUES).map((queue) => t.ctx.queue.inspect.jobsWithData(queue, 'orderId', orderId)))).flat().map((job) => job.id),
     );
     expect(jobIds.size).toBe(2); // order-reserve and order-charge (its retry is the same job)
 

@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
 import { reserveStock } from '../../src/modules/inventory/stock';
 import { QueueStats } from '../../src/observability/queue-stats';
+import { QueueInspector } from '../../src/queue/inspect';
 import { buildMetricsApp, startMetricsServer } from '../../src/observability/routes';
 import { startService } from '../../src/service';
 import { createLogger } from '../../src/shared/logger';
@@ -137,8 +138,8 @@ describe('Prometheus metrics', () => {
   });
 
   it('when the pg-boss job counts are asked for again within the cache time, then one query answers both; a failed read is not kept', async () => {
-    const stats = new QueueStats(t.ctx.sequelize, t.config.queue.schema, 60_000);
-    const spy = jest.spyOn(t.ctx.sequelize, 'query');
+    const stats = new QueueStats(t.ctx.queue.inspect, 60_000);
+    const spy = jest.spyOn(t.ctx.queue.inspect, 'countsByQueueAndState');
     try {
       const [a, b] = await Promise.all([stats.counts(), stats.counts()]);
       const c = await stats.counts();
@@ -150,9 +151,10 @@ describe('Prometheus metrics', () => {
       spy.mockRestore();
     }
 
-    const failing = new QueueStats(t.ctx.sequelize, 'no_such_schema', 60_000);
+    const brokenInspector = new QueueInspector(t.ctx.queue.boss, 'no_such_schema');
+    const failing = new QueueStats(brokenInspector, 60_000);
     await expect(failing.counts()).rejects.toThrow(/no_such_schema/);
-    const again = jest.spyOn(t.ctx.sequelize, 'query');
+    const again = jest.spyOn(brokenInspector, 'countsByQueueAndState');
     try {
       await expect(failing.counts()).rejects.toThrow();
       expect(again).toHaveBeenCalledTimes(1);
@@ -217,7 +219,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('when the job counts cannot be read, then /metrics still answers, without the job series', async () => {
-    const broken = { ...t.ctx, config: { ...t.config, queue: { ...t.config.queue, schema: 'no_such_schema' } } };
+    const broken = { ...t.ctx, queue: Object.assign(Object.create(t.ctx.queue), { inspect: new QueueInspector(t.ctx.queue.boss, 'no_such_schema') }) };
     const res = await request(buildMetricsApp(broken)).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.text).toContain('orderloop_orders_created_total');

@@ -1,6 +1,12 @@
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
 
+/** Stock as the API shows it. */
+async function stockOf(t: TestApp, sku: string): Promise<{ stockOnHand: number; stockReserved: number }> {
+  const { stockOnHand, stockReserved } = (await t.http.get(`/products/${sku}`).expect(200)).body.product;
+  return { stockOnHand, stockReserved };
+}
+
 async function waitForTerminal(t: TestApp, orderId: string, timeoutMs = 20_000) {
   return eventually(async () => {
     const res = await t.http.get(`/orders/${orderId}`);
@@ -37,8 +43,7 @@ describe('order flow through pg-boss jobs', () => {
     expect(order.timeline.map((e: { event: string }) => e.event)).toEqual([
       'ORDER_CREATED', 'STOCK_RESERVED', 'PAYMENT_ATTEMPT', 'PAYMENT_SUCCEEDED', 'STOCK_COMMITTED', 'ORDER_COMPLETED',
     ]);
-    const [row] = await t.query<{ stock_on_hand: number; stock_reserved: number }>('SELECT stock_on_hand, stock_reserved FROM "Products" WHERE id = $1', [product.id]);
-    expect(row).toEqual({ stock_on_hand: 8, stock_reserved: 0 });
+    expect(await stockOf(t, product.sku)).toEqual({ stockOnHand: 8, stockReserved: 0 });
     const logs = await t.http.get(`/orders/${order.id}/logs`);
     expect(logs.status).toBe(200);
     expect(logs.body.logs).toHaveLength(6);
@@ -70,8 +75,7 @@ describe('order flow through pg-boss jobs', () => {
     expect(order.timeline.map((e: { event: string }) => e.event)).toEqual([
       'ORDER_CREATED', 'STOCK_RESERVED', 'PAYMENT_ATTEMPT', 'PAYMENT_DECLINED', 'STOCK_RELEASED', 'ORDER_FAILED',
     ]);
-    const [row] = await t.query<{ stock_on_hand: number; stock_reserved: number }>('SELECT stock_on_hand, stock_reserved FROM "Products" WHERE id = $1', [product.id]);
-    expect(row).toEqual({ stock_on_hand: 5, stock_reserved: 0 });
+    expect(await stockOf(t, product.sku)).toEqual({ stockOnHand: 5, stockReserved: 0 });
   });
 
   it('when every attempt fails, then the order fails PAYMENT_RETRIES_EXHAUSTED after the maximum attempts', async () => {
@@ -85,8 +89,7 @@ describe('order flow through pg-boss jobs', () => {
       const events = order.timeline.map((e: { event: string }) => e.event);
       expect(events.filter((e: string) => e === 'PAYMENT_FAILED')).toHaveLength(t.config.payments.maxAttempts);
       expect(events.slice(-2)).toEqual(['STOCK_RELEASED', 'ORDER_FAILED']);
-      const [row] = await t.query<{ stock_reserved: number }>('SELECT stock_reserved FROM "Products" WHERE id = $1', [product.id]);
-      expect(row.stock_reserved).toBe(0);
+      expect((await stockOf(t, product.sku)).stockReserved).toBe(0);
     } finally {
       t.payments.settings.down = false;
     }
@@ -131,8 +134,7 @@ describe('order flow through pg-boss jobs', () => {
     expect(completed.length).toBeLessThanOrEqual(10);
     expect(completed.length).toBe(10);
     expect(finals.filter((o) => o.status === 'failed').every((o) => o.failureReason === 'OUT_OF_STOCK')).toBe(true);
-    const [row] = await t.query<{ stock_on_hand: number; stock_reserved: number }>('SELECT stock_on_hand, stock_reserved FROM "Products" WHERE id = $1', [product.id]);
-    expect(row).toEqual({ stock_on_hand: 0, stock_reserved: 0 });
+    expect(await stockOf(t, product.sku)).toEqual({ stockOnHand: 0, stockReserved: 0 });
     expect(await invariantViolations(t)).toEqual([]);
   }, 90_000);
 });

@@ -5,3 +5,4 @@ export { adminOnlyRoutes } from './policy';
 export { TokenService, type ClientRole, type Principal } from './tokens';
 export { developmentJwtSecret } from './jwt-secret';
 export { createClient, findClient } from './clients';
+export { ApiClient, initAuthModels } from './models';

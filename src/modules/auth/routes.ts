@@ -20,6 +20,13 @@ export function authRouter(ctx: AppContext, tokens: TokenService): Router {
     .route('/auth/token')
     .post(express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
       const input = validate(tokenRequestSchema, req.body ?? {});
+      // Sequelize writes WHERE values into the SQL text, where a NUL is not refused as a bound one
+      // is: refuse it as src/http answers PostgreSQL's refusal (400, not 401).
+      if (input.client_id.includes('\u0000')) {
+        throw new AppError('VALIDATION_FAILED', 'The request is not valid', [
+          { path: '(request)', message: 'text that cannot be stored: a NUL character or bytes that are not UTF-8' },
+        ]);
+      }
       const client = await findClient(ctx.sequelize, input.client_id);
       // Same work and the same answer whether the client exists or not.
       const valid = await verifySecret(input.client_secret, client?.secret_hash ?? DUMMY_HASH);

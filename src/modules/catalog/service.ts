@@ -1,8 +1,10 @@
+import { Op, UniqueConstraintError, col, fn, where as sqlWhere, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
-import { CatalogRepository, type CategoryRow, type ProductCategoryRow, type ProductRow } from './repository';
-import { slugify, type CreateCategoryInput, type ListProductsQuery, type SetProductCategoriesInput } from './schemas';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
+import { isLowStock } from './data/stock-level';
+import { Category, Product, ProductCategory } from './models';
+import { slugify, type CreateCategoryInput, type ListProductsQuery, type SetProductCategoriesInput } from './schemas';
 
 export interface CategoryRef {
   slug: string;
@@ -32,53 +34,112 @@ export interface CategoryView {
   productCount: number;
 }
 
-function toProductView(row: ProductRow, categories: CategoryRef[]): ProductView {
+export interface StockLevelView {
+  sku: string;
+  name: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  lowStockThreshold: number;
+  low: boolean;
+}
+
+const toCategoryRef = (category: Category): CategoryRef => ({ slug: category.slug, name: category.name });
+
+/** The API's view of a product; `categories` defaults to the loaded `categories` include, primary first. */
+export function toProductView(product: Product, categories: CategoryRef[] = (product.categories ?? []).map(toCategoryRef)): ProductView {
   return {
-    id: row.id,
-    sku: row.sku,
-    name: row.name,
-    priceCents: row.price_cents,
-    currency: row.currency,
-    stockOnHand: row.stock_on_hand,
-    stockReserved: row.stock_reserved,
-    available: row.stock_on_hand - row.stock_reserved,
-    lowStockThreshold: row.low_stock_threshold,
-    category: row.category,
+    id: product.id,
+    sku: product.sku,
+    name: product.name,
+    priceCents: product.priceCents,
+    currency: product.currency,
+    stockOnHand: product.stockOnHand,
+    stockReserved: product.stockReserved,
+    available: product.available,
+    lowStockThreshold: product.lowStockThreshold,
+    category: product.category,
     categories,
   };
 }
 
-function groupByProduct(rows: ProductCategoryRow[]): Map<number, CategoryRef[]> {
-  const byProduct = new Map<number, CategoryRef[]>();
-  for (const row of rows) {
-    const list = byProduct.get(row.product_id) ?? [];
-    list.push({ slug: row.slug, name: row.name });
-    byProduct.set(row.product_id, list);
-  }
-  return byProduct;
+/** Escapes LIKE's wildcards so a search for "70%" means the text "70%". */
+function likeContains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-const productCursor = (row: ProductRow) => encodeCursor([row.id]);
+/**
+ * Sequelize writes WHERE values into the SQL text, where a NUL becomes the two characters "\0"
+ * instead of meeting PostgreSQL's refusal of a bound one: answer as src/http answers that refusal.
+ */
+function refuseNul(...values: Array<string | undefined>): void {
+  if (values.some((v) => v?.includes('\u0000'))) {
+    throw new AppError('VALIDATION_FAILED', 'The request is not valid', [
+      { path: '(request)', message: 'text that cannot be stored: a NUL character or bytes that are not UTF-8' },
+    ]);
+  }
+}
+
+const PRODUCT_NOT_FOUND = (sku: string) => new AppError('PRODUCT_NOT_FOUND', `No product with SKU ${sku}`, { sku });
+
+const productCursor = (product: Product) => encodeCursor([product.id]);
 const readProductCursor = (cursor: string) =>
   decodeCursor(cursor, ([id]) => (Number.isSafeInteger(id) && (id as number) >= 0 ? (id as number) : null));
 
+/** The admin stock view: the first `limit` products, low stock first, then by SKU, with totals over all products. */
+export async function stockOverview(limit: number): Promise<{ products: StockLevelView[]; total: number; low: number }> {
+  const [products, total, low] = await Promise.all([
+    Product.findAll({
+      attributes: ['sku', 'name', 'stockOnHand', 'stockReserved', 'lowStockThreshold'],
+      order: [
+        [isLowStock(), 'DESC'],
+        ['sku', 'ASC'],
+      ],
+      limit,
+    }),
+    Product.count(),
+    Product.scope('lowStock').count(),
+  ]);
+  return {
+    products: products.map((p) => ({
+      sku: p.sku,
+      name: p.name,
+      onHand: p.stockOnHand,
+      reserved: p.stockReserved,
+      available: p.available,
+      lowStockThreshold: p.lowStockThreshold,
+      low: p.isLow,
+    })),
+    total,
+    low,
+  };
+}
+
 export class CatalogService {
-  private readonly catalog: CatalogRepository;
+  constructor(private readonly ctx: AppContext) {}
 
-  constructor(private readonly ctx: AppContext) {
-    this.catalog = new CatalogRepository(ctx.sequelize);
-  }
-
+  /** In id order, one page after the cursor; asks for one product more than `limit` to tell whether a next page exists. */
   async listProducts(query: ListProductsQuery): Promise<{ products: ProductView[]; nextCursor: string | null }> {
-    const rows = await this.catalog.listProducts({
-      categorySlug: query.category,
-      sku: query.sku,
-      q: query.q?.trim(),
-      afterId: query.cursor ? readProductCursor(query.cursor) : undefined,
-      limit: query.limit,
+    const q = query.q?.trim();
+    refuseNul(query.sku, q);
+    const afterId = query.cursor ? readProductCursor(query.cursor) : undefined;
+    const filter: WhereOptions<Product> = {
+      ...(query.sku ? { sku: query.sku } : {}),
+      ...(q ? { name: { [Op.iLike]: likeContains(q) } } : {}),
+      ...(afterId !== undefined ? { id: { [Op.gt]: afterId } } : {}),
+    };
+    const rows = await Product.findAll({
+      where: filter,
+      // An inner join on the one category: a product has at most one link to it, so no duplicates and no subquery.
+      include: query.category
+        ? [{ association: 'categories', where: { slug: query.category }, attributes: [], through: { attributes: [] }, required: true }]
+        : [],
+      subQuery: false,
+      order: [['id', 'ASC']],
+      limit: query.limit + 1,
     });
     // An empty page may mean a mistyped slug: say so rather than answer "no products".
-    if (!rows.length && query.category && !(await this.catalog.findCategoriesBySlugs([query.category])).length) {
+    if (!rows.length && query.category && !(await Category.count({ where: { slug: query.category } }))) {
       throw new AppError('CATEGORY_NOT_FOUND', `Unknown category: ${query.category}`, { unknown: [query.category] });
     }
     const page = rows.slice(0, query.limit);
@@ -89,15 +150,27 @@ export class CatalogService {
   }
 
   async getProduct(sku: string): Promise<ProductView> {
-    const row = await this.catalog.findProductBySku(sku);
-    if (!row) throw new AppError('PRODUCT_NOT_FOUND', `No product with SKU ${sku}`, { sku });
-    const [product] = await this.withCategories([row]);
-    return product;
+    refuseNul(sku);
+    const product = await Product.findOne({
+      where: { sku },
+      include: [{ association: 'categories', attributes: ['slug', 'name'], through: { attributes: [] } }],
+      order: [[{ model: Category, as: 'categories' }, ProductCategory, 'position', 'ASC']],
+    });
+    if (!product) throw PRODUCT_NOT_FOUND(sku);
+    return toProductView(product);
   }
 
   async listCategories(): Promise<CategoryView[]> {
-    const rows = await this.catalog.listCategories();
-    return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, productCount: Number(r.product_count) }));
+    const categories = await Category.findAll({
+      attributes: ['id', 'name', 'slug', [fn('count', col('links.product_id')), 'productCount']],
+      include: [{ association: 'links', attributes: [] }],
+      group: ['Category.id'],
+      order: [
+        ['name', 'ASC'],
+        ['id', 'ASC'],
+      ],
+    });
+    return categories.map((c) => ({ id: c.id, slug: c.slug, name: c.name, productCount: Number(c.get('productCount')) }));
   }
 
   /** Creates a category; its slug comes from the name unless given. Name (in any case) and slug are unique. */
@@ -108,16 +181,23 @@ export class CatalogService {
         { path: 'slug', message: 'the name has no letters a-z or digits to make a slug from; give a slug' },
       ]);
     }
-    const created = await this.catalog.insertCategory(input.name, slug);
-    if (!created) {
-      const clashes = await this.catalog.findCategoryClashes(input.name, slug);
+    let created: Category;
+    try {
+      created = await Category.create({ name: input.name, slug });
+    } catch (error) {
+      if (!(error instanceof UniqueConstraintError)) throw error;
+      const clashes = await Category.findAll({
+        attributes: ['id', 'name', 'slug'],
+        where: { [Op.or]: [sqlWhere(fn('lower', col('name')), fn('lower', input.name)), { slug }] },
+        order: [['id', 'ASC']],
+      });
       const fields = [
         ...(clashes.some((c) => c.name.toLowerCase() === input.name.toLowerCase()) ? ['name'] : []),
         ...(clashes.some((c) => c.slug === slug) ? ['slug'] : []),
       ];
       throw new AppError('CONFLICT', `A category with this ${fields.join(' and ') || 'name or slug'} already exists`, {
         fields,
-        existing: clashes.map((c) => ({ slug: c.slug, name: c.name })),
+        existing: clashes.map(toCategoryRef),
       });
     }
     this.ctx.logger.info({ slug: created.slug }, 'category created');
@@ -130,27 +210,54 @@ export class CatalogService {
    * All or nothing: an unknown product or slug changes nothing.
    */
   async setProductCategories(sku: string, input: SetProductCategoriesInput): Promise<ProductView> {
-    const existing = await this.catalog.findProductBySku(sku);
-    if (!existing) throw new AppError('PRODUCT_NOT_FOUND', `No product with SKU ${sku}`, { sku });
+    refuseNul(sku);
+    if (!(await Product.count({ where: { sku } }))) throw PRODUCT_NOT_FOUND(sku);
 
     await this.ctx.sequelize.transaction(async (transaction) => {
-      const found = await this.catalog.findCategoriesBySlugs(input.categories, transaction);
-      const bySlug = new Map<string, CategoryRow>(found.map((c) => [c.slug, c]));
+      // KEY SHARE keeps the categories from being deleted before this transaction links them.
+      const found = input.categories.length
+        ? await Category.findAll({ attributes: ['id', 'name', 'slug'], where: { slug: input.categories }, lock: transaction.LOCK.KEY_SHARE, transaction })
+        : [];
+      const bySlug = new Map(found.map((c) => [c.slug, c]));
       const unknown = input.categories.filter((s) => !bySlug.has(s));
       if (unknown.length) {
         throw new AppError('CATEGORY_NOT_FOUND', `Unknown categor${unknown.length > 1 ? 'ies' : 'y'}: ${unknown.join(', ')}`, { unknown });
       }
       const ordered = input.categories.map((s) => bySlug.get(s)!);
-      const productId = await this.catalog.setLegacyCategory(sku, ordered[0]?.name ?? null, transaction);
-      if (productId === null) throw new AppError('PRODUCT_NOT_FOUND', `No product with SKU ${sku}`, { sku });
-      await this.catalog.replaceLinks(productId, ordered.map((c) => c.id), transaction);
+      // Writing the legacy column first row-locks the product, which serialises concurrent changes of its categories.
+      const [, updated] = await Product.update({ category: ordered[0]?.name ?? null }, { where: { sku }, returning: ['id'], transaction });
+      const productId = updated[0]?.id;
+      if (productId === undefined) throw PRODUCT_NOT_FOUND(sku);
+      await ProductCategory.destroy({ where: { productId }, transaction });
+      if (ordered.length) {
+        await ProductCategory.bulkCreate(
+          ordered.map((c, position) => ({ productId, categoryId: c.id, position })),
+          { transaction },
+        );
+      }
     });
     this.ctx.logger.info({ sku, categories: input.categories }, 'product categories set');
     return this.getProduct(sku);
   }
 
-  private async withCategories(rows: ProductRow[]): Promise<ProductView[]> {
-    const categories = groupByProduct(await this.catalog.categoriesOf(rows.map((r) => r.id)));
-    return rows.map((row) => toProductView(row, categories.get(row.id) ?? []));
+  /** The page's categories in one query, primary first. */
+  private async withCategories(products: Product[]): Promise<ProductView[]> {
+    if (!products.length) return [];
+    const links = await ProductCategory.findAll({
+      attributes: ['productId'],
+      where: { productId: products.map((p) => p.id) },
+      include: [{ association: 'category', attributes: ['slug', 'name'] }],
+      order: [
+        ['productId', 'ASC'],
+        ['position', 'ASC'],
+      ],
+    });
+    const byProduct = new Map<number, CategoryRef[]>();
+    for (const link of links) {
+      const list = byProduct.get(link.productId) ?? [];
+      list.push(toCategoryRef(link.category!));
+      byProduct.set(link.productId, list);
+    }
+    return products.map((p) => toProductView(p, byProduct.get(p.id) ?? []));
   }
 }

@@ -23,7 +23,7 @@ export function healthRouter(ctx: AppContext): Router {
 
   router.route('/ready').get(async (_req, res) => {
     const checks = await Promise.allSettled([
-      withTimeout(ctx.sequelize.query('SELECT 1'), CHECK_TIMEOUT_MS),
+      withTimeout(ctx.sequelize.authenticate(), CHECK_TIMEOUT_MS),
       withTimeout(ctx.queue.ping(), CHECK_TIMEOUT_MS),
     ]);
     const [database, queue] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'unavailable'));

@@ -2,7 +2,7 @@ import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
 import { SYNC_SINGLETON_KEY } from './service';
-import { InventorySync } from './sync';
+import { SyncRunner } from './sync';
 
 /**
  * The pg-boss throttle slot for cron ticks: the shortest gap between upcoming ticks (so two
@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * that already has one (unique index on tick and attempt), should a duplicate ever get through.
  */
 export async function registerInventoryJobs(ctx: AppContext): Promise<() => Promise<void>> {
-  const sync = new InventorySync(ctx);
+  const sync = new SyncRunner(ctx);
   const log = ctx.logger.child({ module: 'inventory-sync' });
   let current: { controller: AbortController; done: Promise<unknown> } | null = null;
   let stopped = false;

@@ -1,9 +1,10 @@
-import { QueryTypes } from 'sequelize';
 import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
-import { SyncRepository, type SyncRow } from './repository';
-import type { ListSyncsQuery, SyncTrigger } from './schemas';
+import { recentSyncRuns } from './data/recent-syncs';
+import { InventorySync } from './models';
+import { SyncRepository } from './repository';
+import { SYNC_TRIGGERS, type ListSyncsQuery, type SyncTrigger } from './schemas';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
 
 /**
@@ -25,40 +26,78 @@ function iso(value: Date | string | null): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
-export function toSyncSummary(row: SyncRow) {
+/** A run as GET /inventory/syncs shows it; the row was read with its `shortfallCount` attribute. */
+export function toSyncSummary(row: InventorySync) {
   return {
     id: Number(row.id),
     trigger: row.trigger,
     tick: iso(row.tick),
-    jobId: row.job_id,
+    jobId: row.jobId,
     attempt: row.attempt,
     status: row.status,
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
-    durationMs: row.finished_at ? new Date(row.finished_at).getTime() - new Date(row.started_at).getTime() : null,
+    startedAt: iso(row.startedAt),
+    finishedAt: iso(row.finishedAt),
+    durationMs: row.finishedAt ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : null,
     pages: row.pages,
-    skusSeen: row.skus_seen,
-    skusChanged: row.skus_changed,
-    skusUnknown: row.skus_unknown,
-    skusMissing: row.skus_missing,
-    shortfallCount: Number(row.shortfall_count ?? 0),
-    malformedCount: row.malformed_count,
+    skusSeen: row.skusSeen,
+    skusChanged: row.skusChanged,
+    skusUnknown: row.skusUnknown,
+    skusMissing: row.skusMissing,
+    shortfallCount: Number(row.get('shortfallCount') ?? 0),
+    malformedCount: row.malformedCount,
     error: row.error,
   };
 }
 
-export function toSyncDetail(row: SyncRow) {
+export function toSyncDetail(row: InventorySync) {
   return {
     ...toSyncSummary(row),
     shortfalls: row.shortfalls ?? [],
-    unknownSkus: row.unknown_skus ?? [],
-    missingSkus: row.missing_skus ?? [],
+    unknownSkus: row.unknownSkus ?? [],
+    missingSkus: row.missingSkus ?? [],
     malformed: row.malformed ?? [],
     changes: row.changes ?? [],
   };
 }
 
-const syncCursor = (row: SyncRow) => encodeCursor([String(row.id)]);
+/** A run as the operations dashboard shows it (GET /admin/overview). */
+export interface RecentSync {
+  id: number;
+  trigger: string;
+  status: string;
+  startedAt: string;
+  finishedAt: string | null;
+  skusSeen: number;
+  skusChanged: number;
+  skusUnknown: number;
+  skusMissing: number | null;
+  shortfallCount: number;
+  /** The first 10 shortfalls of the run. */
+  shortfalls: Array<{ sku: string; short: number; warehouse: number; reserved: number }>;
+  error: string | null;
+}
+
+/** The newest `limit` runs, newest first, with their first shortfalls and the start of their error. */
+export async function recentSyncs(limit: number): Promise<RecentSync[]> {
+  // The instance the models were registered on (src/db/models.ts).
+  const rows = await recentSyncRuns.rows(InventorySync.sequelize!, [limit]);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    trigger: r.trigger,
+    status: r.status,
+    startedAt: iso(r.startedAt)!,
+    finishedAt: iso(r.finishedAt),
+    skusSeen: r.skusSeen,
+    skusChanged: r.skusChanged,
+    skusUnknown: r.skusUnknown,
+    skusMissing: r.skusMissing,
+    shortfallCount: Number(r.shortfallCount),
+    shortfalls: r.shortfalls ?? [],
+    error: r.error,
+  }));
+}
+
+const syncCursor = (row: InventorySync) => encodeCursor([String(row.id)]);
 const readSyncCursor = (cursor: string) =>
   decodeCursor(cursor, ([id]) => (typeof id === 'string' && /^[1-9][0-9]{0,17}$/.test(id) ? id : null));
 
@@ -93,14 +132,10 @@ export class InventoryService {
   }
 
   private async waitingJob(): Promise<{ id: string; trigger: SyncTrigger } | null> {
-    const schema = this.ctx.config.queue.schema;
-    const rows = await this.ctx.sequelize.query<{ id: string; trigger: SyncTrigger | null }>(
-      `SELECT id, data->>'trigger' AS trigger FROM "${schema}".job
-       WHERE name = $1 AND state = 'created' AND singleton_key = $2
-       ORDER BY created_on LIMIT 1`,
-      { bind: [QUEUES.INVENTORY_SYNC, SYNC_SINGLETON_KEY], type: QueryTypes.SELECT },
-    );
-    return rows[0] ? { id: rows[0].id, trigger: rows[0].trigger ?? 'manual' } : null;
+    const job = await this.ctx.queue.inspect.oldestWaitingJob(QUEUES.INVENTORY_SYNC, SYNC_SINGLETON_KEY);
+    if (!job) return null;
+    const trigger = (job.data as { trigger?: unknown } | null)?.trigger;
+    return { id: job.id, trigger: SYNC_TRIGGERS.includes(trigger as SyncTrigger) ? (trigger as SyncTrigger) : 'manual' };
   }
 
   async list(query: ListSyncsQuery) {

@@ -2,14 +2,15 @@ import type { AppContext } from '../../context';
 import type { Logger } from '../../shared/logger';
 import { metrics, recordInventorySync } from '../../observability/metrics';
 import { SyncRepository, type AppliedRow } from './repository';
+import { availableOf } from '../catalog';
 import { fellToLowStock } from './stock';
 import { warehouseRowSchema, type SyncTrigger, type WarehouseRow } from './schemas';
 import { WarehouseClient, WarehouseError } from './warehouse-client';
 
 /**
- * One inventory sync run: page through the warehouse, validate every row, apply each page in
- * one set-based statement inside a short transaction that also records the page's detail on
- * the run row. A page that cannot be read fails the run (pages already applied stay applied)
+ * One inventory sync run: page through the warehouse, validate every row, apply each page with
+ * set-based statements (lock, then update) inside a short transaction that also records the
+ * page's detail on the run row. A page that cannot be read fails the run (pages already applied stay applied)
  * and the error is rethrown so pg-boss retries the job.
  */
 
@@ -103,7 +104,8 @@ function fit<T>(entries: T[], alreadyStored: number, limit: number): T[] {
   return entries.slice(0, Math.max(0, limit - alreadyStored));
 }
 
-export class InventorySync {
+/** Runs inventory syncs (the worker's job); the runs' rows are the InventorySync model. */
+export class SyncRunner {
   private readonly repo: SyncRepository;
   private readonly client: WarehouseClient;
 
@@ -231,8 +233,8 @@ export class InventorySync {
         after: row.after,
         warehouse: row.warehouse,
         reserved: row.reserved,
-        availableBefore: row.before - row.reserved,
-        availableAfter: row.after - row.reserved,
+        availableBefore: availableOf({ stockOnHand: row.before, stockReserved: row.reserved }),
+        availableAfter: availableOf({ stockOnHand: row.after, stockReserved: row.reserved }),
       };
       if (row.after > row.before) log.info(fields, `restock: ${row.sku} on hand ${row.before} -> ${row.after}`);
       else if (row.after < row.before) log.info(fields, `stock reduced: ${row.sku} on hand ${row.before} -> ${row.after}`);

@@ -1,11 +1,18 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
-import { commitStock, fellToLowStock, releaseStock, reserveStock, type Shortage } from '../inventory';
-import { PaymentDeclinedError, TransientPaymentError } from '../payments';
+import { commitStock, fellToLowStock, reserveStock, type Shortage } from '../inventory';
+import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, type PaymentAttempt } from '../payments';
 import { metrics, recordOrderFinished } from '../../observability/metrics';
+import { failStory, releaseAndClose } from './close';
+import { claimCharge } from './data/claim-charge';
+import { linesForReserve } from './data/lines-for-reserve';
+import { sweepCandidates } from './data/sweep-candidates';
+import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason, type OrderStatus } from './lifecycle';
+import { Order } from './models';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
-import type { FailureReason, OrderStatus } from './schemas';
+
+export { paymentIdempotencyKey };
 
 /**
  * The order flow as steps, each a transaction that changes the order's status with a
@@ -36,15 +43,6 @@ class OutOfStock extends Error {
   }
 }
 
-export const paymentIdempotencyKey = (orderId: string) => `orderloop-order-${orderId}`;
-
-interface OrderLine {
-  status: OrderStatus;
-  product_id: number;
-  sku: string;
-  quantity: number;
-}
-
 export class OrderFlow {
   constructor(private readonly ctx: AppContext) {}
 
@@ -63,12 +61,7 @@ export class OrderFlow {
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'reserve' });
     const outcome = await this.db
       .transaction(async (transaction) => {
-        const lines = await this.db.query<OrderLine>(
-          `SELECT o.status, i.product_id, i.sku, i.quantity
-           FROM "Orders" o JOIN "Order_Items" i ON i.order_id = o.id
-           WHERE o.id = $1 FOR NO KEY UPDATE OF o`,
-          { bind: [orderId], transaction, type: QueryTypes.SELECT },
-        );
+        const lines = await linesForReserve.rows(this.db, [orderId], transaction);
         if (!lines.length || lines[0].status !== 'pending') return { kind: 'skipped' as const, status: lines[0]?.status };
 
         await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId }, { transaction });
@@ -131,7 +124,7 @@ export class OrderFlow {
     }
   }
 
-  /** Fails a pending order whose stock was short; nothing was reserved or charged. */
+  /** Fails a pending order whose stock was short; nothing was reserved or charged, so nothing is released. */
   private async failOutOfStock(orderId: string, shortages: Shortage[], meta: JobMeta) {
     const failed = await this.db.transaction((transaction) =>
       this.transition(orderId, 'pending', 'failed', transaction, 'OUT_OF_STOCK', [
@@ -163,30 +156,12 @@ export class OrderFlow {
   async charge(orderId: string, meta: JobMeta): Promise<StepOutcome> {
     const { payments: settings } = this.ctx.config;
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
-    const leaseSeconds = Math.ceil(settings.timeoutMs / 1000) + 10;
 
     // One statement: take the lease, count the attempt and log it (no transaction needed).
-    const [claimed] = await this.db.query<{ attempt: number; total_cents: string; currency: string }>(
-      `WITH claimed AS (
-         UPDATE "Orders"
-         SET payment_attempts = payment_attempts + 1, payment_lease_until = now() + make_interval(secs => $2), updated_at = now()
-         WHERE id = $1 AND status = 'reserved' AND (payment_lease_until IS NULL OR payment_lease_until < now())
-         RETURNING id, payment_attempts AS attempt, total_cents, currency
-       ), logged AS (
-         INSERT INTO "Order_Logs" (order_id, event, attempt, message, details, job_id)
-         SELECT id, 'PAYMENT_ATTEMPT', attempt, 'Charging ' || total_cents || ' ' || currency || ', attempt ' || attempt || ' of ' || $3::int,
-                jsonb_build_object('amountCents', total_cents, 'currency', currency), $4::uuid
-         FROM claimed
-       )
-       SELECT attempt, total_cents, currency FROM claimed`,
-      { bind: [orderId, leaseSeconds, settings.maxAttempts, meta.jobId ?? null], type: QueryTypes.SELECT },
-    );
+    const claimed = await claimCharge.one(this.db, [orderId, PAYMENT_LEASE.seconds(settings.timeoutMs), settings.maxAttempts, meta.jobId ?? null]);
 
     if (!claimed) {
-      const [order] = await this.db.query<{ status: OrderStatus; payment_lease_until: Date | null }>(
-        'SELECT status, payment_lease_until FROM "Orders" WHERE id = $1',
-        { bind: [orderId], type: QueryTypes.SELECT },
-      );
+      const order = await Order.findByPk(orderId, { attributes: ['status'] });
       if (order?.status === 'reserved') {
         // Another delivery of this job holds the lease; come back after it.
         throw new RetryableStepError('PAYMENT_IN_PROGRESS', 'another charge attempt for this order is in flight');
@@ -206,15 +181,14 @@ export class OrderFlow {
     } catch (error) {
       const durationMs = Date.now() - started;
       if (error instanceof PaymentDeclinedError) {
-        await this.recordFailedAttempt(orderId, { attempt, amountCents, currency, durationMs, outcome: 'declined', code: error.code, message: error.message }, meta, 'PAYMENT_DECLINED');
+        await this.recordFailedAttempt({ orderId, attempt, amountCents, currency, durationMs, outcome: 'declined', chargeId: null, code: error.code, message: error.message }, meta, 'PAYMENT_DECLINED');
         log.info({ attempt, code: error.code }, 'payment declined, order failed');
         return 'done';
       }
       const transient = error instanceof TransientPaymentError ? error : new TransientPaymentError('UNKNOWN', (error as Error).message);
       const last = attempt >= settings.maxAttempts;
       await this.recordFailedAttempt(
-        orderId,
-        { attempt, amountCents, currency, durationMs, outcome: 'failed', code: transient.code, message: transient.message },
+        { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: transient.code, message: transient.message },
         meta,
         last ? 'PAYMENT_RETRIES_EXHAUSTED' : null,
       );
@@ -233,7 +207,7 @@ export class OrderFlow {
     meta: JobMeta,
   ): Promise<void> {
     await this.db.transaction(async (transaction) => {
-      await this.insertPayment(orderId, { ...p, outcome: 'succeeded' }, transaction);
+      await recordPaymentAttempt(this.db, { orderId, ...p, outcome: 'succeeded' }, transaction);
       // Only an order that is still reserved has active reservations to commit.
       const committed = await commitStock(this.db, orderId, transaction);
       const completed = await this.transition(orderId, 'reserved', 'completed', transaction, null, [
@@ -274,17 +248,16 @@ export class OrderFlow {
 
   /** Records a failed attempt; with a final reason it also releases the stock and fails the order. */
   private async recordFailedAttempt(
-    orderId: string,
-    p: { attempt: number; amountCents: number; currency: string; durationMs: number; outcome: 'failed' | 'declined'; code: string; message: string },
+    p: PaymentAttempt & { outcome: 'failed' | 'declined'; code: string; message: string },
     meta: JobMeta,
     finalReason: FailureReason | null,
   ): Promise<void> {
     const { maxAttempts } = this.ctx.config.payments;
     await this.db.transaction(async (transaction) => {
-      await this.insertPayment(orderId, { ...p, chargeId: null }, transaction);
+      await recordPaymentAttempt(this.db, p, transaction);
       const event = p.outcome === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_FAILED';
       const next = finalReason ? 'no retries left' : `will retry (attempt ${p.attempt + 1} of ${maxAttempts} next)`;
-      await appendOrderLogs(this.db, orderId, [{
+      await appendOrderLogs(this.db, p.orderId, [{
         event,
         attempt: p.attempt,
         message: p.outcome === 'declined'
@@ -294,72 +267,34 @@ export class OrderFlow {
         jobId: meta.jobId,
       }], transaction);
       if (finalReason) {
-        await this.failReserved(orderId, finalReason, meta, transaction, { ignoreLease: true });
+        // This attempt holds the lease itself.
+        await this.failReserved(p.orderId, finalReason, meta, { transaction, ignoreLease: true });
       } else {
-        await this.db.query('UPDATE "Orders" SET payment_lease_until = NULL WHERE id = $1', { bind: [orderId], transaction });
+        // Free the lease for the retry; not a status change, so updated_at stays.
+        await Order.update({ paymentLeaseUntil: null }, { where: { id: p.orderId }, transaction, silent: true });
       }
     });
   }
 
-  private async insertPayment(
-    orderId: string,
-    p: { attempt: number; amountCents: number; currency: string; durationMs: number; outcome: string; chargeId: string | null; code?: string; message?: string },
-    transaction: Transaction,
-  ): Promise<void> {
-    await this.db.query(
-      `INSERT INTO "Payments" (order_id, attempt, outcome, provider_charge_id, error_code, error_message, amount_cents, currency, duration_ms)
-       VALUES ($1, $2, $3, $4, $5, left($6, 500), $7, $8, $9)`,
-      { bind: [orderId, p.attempt, p.outcome, p.chargeId, p.code ?? null, p.message ?? null, p.amountCents, p.currency, p.durationMs], transaction },
-    );
-    transaction.afterCommit(() => metrics.paymentAttempts.inc({ outcome: p.outcome }));
-  }
-
   /**
-   * Releases a reserved order's stock and marks it failed. Used for declines, the last failed
-   * attempt, charge jobs that died (dead letter) and expired reservations. Returns false
-   * when the order was not reserved (already settled) or a charge attempt holds the lease.
+   * Releases a reserved order's stock and marks it failed, through the one close path. Used for
+   * declines, the last failed attempt, charge jobs that died (dead letter) and expired
+   * reservations. Returns false when the order was not reserved (already settled) or a charge
+   * attempt holds the lease.
    */
   async failReserved(
     orderId: string,
     reason: FailureReason,
     meta: JobMeta,
-    outer?: Transaction,
-    options: { ignoreLease?: boolean } = {},
+    options: { transaction?: Transaction; ignoreLease?: boolean } = {},
   ): Promise<boolean> {
-    const work = async (transaction: Transaction) => {
-      const [order] = await this.db.query<{ status: OrderStatus; lease_active: boolean }>(
-        `SELECT status, COALESCE(payment_lease_until > now(), false) AS lease_active FROM "Orders" WHERE id = $1 FOR NO KEY UPDATE`,
-        { bind: [orderId], transaction, type: QueryTypes.SELECT },
-      );
-      if (!order || order.status !== 'reserved') return false;
-      if (order.lease_active && !options.ignoreLease) return false;
-      const released = await releaseStock(this.db, orderId, transaction);
-      const entries: OrderLogEntry[] = [];
-      if (reason === 'RESERVATION_EXPIRED') {
-        entries.push({ event: 'RESERVATION_EXPIRED', message: 'The reservation expired before payment finished', jobId: meta.jobId });
-      }
-      if (reason === 'PAYMENT_RETRIES_EXHAUSTED') {
-        entries.push({ event: 'PAYMENT_RETRIES_EXHAUSTED', message: 'Every payment attempt failed; giving up', jobId: meta.jobId });
-      }
-      entries.push(
-        {
-          event: 'STOCK_RELEASED',
-          message: released.length ? `Released ${released.map((l) => `${l.quantity} x ${l.sku}`).join(', ')}` : 'No active reservation to release',
-          details: { lines: released, reason },
-          jobId: meta.jobId,
-        },
-        {
-          event: 'ORDER_FAILED',
-          fromStatus: 'reserved',
-          toStatus: 'failed',
-          message: `Order failed: ${reason}`,
-          details: { reason },
-          jobId: meta.jobId,
-        },
-      );
-      return (await this.transition(orderId, 'reserved', 'failed', transaction, reason, entries)) !== null;
-    };
-    return outer ? work(outer) : this.db.transaction(work);
+    const outcome = await releaseAndClose(
+      this.db,
+      orderId,
+      { from: ['reserved'], to: 'failed', reason, respectLease: !options.ignoreLease, story: failStory(reason, meta.jobId) },
+      options.transaction,
+    );
+    return outcome.kind === 'closed';
   }
 
   /**
@@ -369,11 +304,8 @@ export class OrderFlow {
    * when the provider cannot be asked, so no caller fails an order whose customer may have paid.
    */
   async collectLostCharge(orderId: string, meta: JobMeta): Promise<boolean> {
-    const [order] = await this.db.query<{ status: string; payment_attempts: number }>(
-      'SELECT status, payment_attempts FROM "Orders" WHERE id = $1',
-      { bind: [orderId], type: QueryTypes.SELECT },
-    );
-    if (order?.status !== 'reserved' || order.payment_attempts === 0) return false;
+    const order = await Order.findByPk(orderId, { attributes: ['status', 'paymentAttempts'] });
+    if (order?.status !== 'reserved' || order.paymentAttempts === 0) return false;
     const charge = await this.ctx.payments.findCharge({ orderId, idempotencyKey: paymentIdempotencyKey(orderId) });
     if (charge?.status !== 'succeeded') return false;
     const chargeJobId = await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId });
@@ -383,14 +315,7 @@ export class OrderFlow {
 
   /** Fails orders whose reservation expired (their charge job was lost or stuck); one batch per call. */
   async sweepExpired(meta: JobMeta): Promise<number> {
-    const candidates = await this.db.query<{ order_id: string }>(
-      `SELECT DISTINCT r.order_id
-       FROM "Stock_Reservations" r JOIN "Orders" o ON o.id = r.order_id
-       WHERE r.status = 'active' AND r.expires_at < now() AND o.status = 'reserved'
-         AND (o.payment_lease_until IS NULL OR o.payment_lease_until < now())
-       LIMIT $1`,
-      { bind: [this.ctx.config.orders.sweeperBatchSize], type: QueryTypes.SELECT },
-    );
+    const candidates = await sweepCandidates.rows(this.db, [this.ctx.config.orders.sweeperBatchSize]);
     let failed = 0;
     for (const { order_id: orderId } of candidates) {
       try {
@@ -412,13 +337,13 @@ export class OrderFlow {
   private async transition(
     orderId: string,
     from: OrderStatus,
-    to: OrderStatus,
+    to: 'reserved' | 'completed' | 'failed',
     transaction: Transaction,
     reason: FailureReason | null,
     entries: OrderLogEntry[],
   ): Promise<Date | null> {
     const createdAt = await transitionOrder(this.db, { orderId, from, to, reason }, entries, transaction);
-    if (createdAt && (to === 'completed' || to === 'failed')) {
+    if (createdAt && to !== 'reserved') {
       transaction.afterCommit(() => recordOrderFinished(to, reason, createdAt));
     }
     return createdAt;

@@ -1,16 +1,5 @@
 import Joi from 'joi';
-
-export const ORDER_STATUSES = Object.freeze(['pending', 'reserved', 'completed', 'failed', 'cancelled'] as const);
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-export const TERMINAL_STATUSES: readonly OrderStatus[] = Object.freeze(['completed', 'failed', 'cancelled']);
-
-export const FAILURE_REASONS = Object.freeze({
-  OUT_OF_STOCK: 'OUT_OF_STOCK',
-  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
-  PAYMENT_RETRIES_EXHAUSTED: 'PAYMENT_RETRIES_EXHAUSTED',
-  RESERVATION_EXPIRED: 'RESERVATION_EXPIRED',
-} as const);
-export type FailureReason = keyof typeof FAILURE_REASONS;
+import { ORDER_STATUSES, type OrderStatus } from './lifecycle';
 
 export interface CreateOrderItemInput {
   sku?: string;

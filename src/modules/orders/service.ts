@@ -1,89 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { QueryTypes, UniqueConstraintError } from 'sequelize';
+import { Op, UniqueConstraintError, cast, col, type Includeable, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
-import { metrics, recordOrderFinished } from '../../observability/metrics';
-import { releaseStock } from '../inventory';
-import { transitionOrder, type OrderLogEntry } from './order-log';
-import { OrderRepository, type OrderItemRow, type OrderLogRow, type OrderRow, type PaymentRow } from './repository';
-import type { CreateOrderInput, ListOrdersQuery } from './schemas';
+import { metrics } from '../../observability/metrics';
+import { PAYMENT_VIEW_ATTRIBUTES } from '../payments';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
+import { cancelStory, releaseAndClose } from './close';
+import { intake, type IntakeLine } from './data/intake';
+import { OPEN_STATUSES } from './lifecycle';
+import { Order } from './models';
+import type { CreateOrderInput, ListOrdersQuery } from './schemas';
+import { acceptedView, toLogView, toOrderDetailView, toOrderView, type OrderView } from './views';
 
-export interface OrderItemView {
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPriceCents: number;
-}
-
-export interface OrderView {
-  id: string;
-  status: string;
-  customerId: string;
-  currency: string;
-  totalCents: number;
-  items: OrderItemView[];
-  createdAt: string;
-  updatedAt?: string;
-  failureReason?: string | null;
-  paymentAttempts?: number;
-}
+export type { OrderView, OrderItemView } from './views';
 
 export interface CreateOrderResult {
   order: OrderView;
   replayed: boolean;
 }
-
-/** One requested line as the intake statement sees it; product fields are null when unknown. */
-interface IntakeLine {
-  ord: number;
-  asked: string;
-  quantity: number;
-  id: number | null;
-  sku: string | null;
-  name: string | null;
-  price_cents: number | null;
-  currency: string | null;
-  available: number | null;
-  order_created_at: Date | null;
-}
-
-/**
- * $1 order id, $2 customer, $3 requested currency, $4 idempotency key, $5 request hash,
- * $6 request id, $7 lines [{ord, sku, product_id, quantity}]. Inserts nothing unless every
- * product exists, there is one currency (the requested one, if any) and stock looks sufficient.
- */
-const INTAKE_SQL = `
-  WITH req AS (
-    SELECT * FROM jsonb_to_recordset($7::jsonb) AS r(ord int, sku text, product_id int, quantity int)
-  ), lines AS (
-    SELECT r.ord, COALESCE(r.sku, r.product_id::text) AS asked, r.quantity, p.id, p.sku, p.name, p.price_cents, p.currency,
-           p.stock_on_hand - p.stock_reserved AS available
-    FROM req r
-    LEFT JOIN "Products" p ON p.id = COALESCE(r.product_id, (SELECT id FROM "Products" WHERE sku = r.sku))
-  ), verdict AS (
-    SELECT bool_and(id IS NOT NULL AND available >= quantity) AND count(DISTINCT currency) = 1 AND count(DISTINCT id) = count(*)
-             AND ($3::text IS NULL OR bool_and(currency = $3::text)) AS ok,
-           min(currency) AS currency, sum(quantity * price_cents) AS total,
-           string_agg(quantity || ' x ' || sku, ', ' ORDER BY ord) AS summary,
-           jsonb_agg(jsonb_build_object('sku', sku, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS items
-    FROM lines
-  ), o AS (
-    INSERT INTO "Orders" (id, customer_id, status, total_cents, currency, idempotency_key, request_hash, request_id)
-    SELECT $1, $2, 'pending', total, currency, $4, $5, $6 FROM verdict WHERE ok
-    RETURNING id, created_at
-  ), i AS (
-    INSERT INTO "Order_Items" (order_id, product_id, sku, name, quantity, unit_price_cents)
-    SELECT o.id, l.id, l.sku, l.name, l.quantity, l.price_cents FROM o, lines l
-  ), log AS (
-    INSERT INTO "Order_Logs" (order_id, event, to_status, message, details, request_id)
-    SELECT o.id, 'ORDER_CREATED', 'pending',
-           'Order accepted for ' || $2 || ': ' || v.summary || ', total ' || v.total || ' ' || v.currency,
-           jsonb_build_object('items', v.items, 'totalCents', v.total, 'currency', v.currency, 'idempotencyKey', $4::text), $6
-    FROM o, verdict v
-  )
-  SELECT l.*, (SELECT created_at FROM o) AS order_created_at FROM lines l ORDER BY l.ord`;
 
 /** Why the intake statement wrote nothing, as the client should hear it. */
 function refusal(input: CreateOrderInput, lines: IntakeLine[]): AppError {
@@ -124,56 +59,17 @@ function requestHash(input: CreateOrderInput): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
-export function toLogView(row: OrderLogRow) {
-  return {
-    id: Number(row.id),
-    event: row.event,
-    fromStatus: row.from_status,
-    toStatus: row.to_status,
-    attempt: row.attempt,
-    message: row.message,
-    details: row.details,
-    jobId: row.job_id,
-    requestId: row.request_id,
-    createdAt: new Date(row.created_at).toISOString(),
-  };
-}
+// hasMany includes as separate queries (run in parallel): one join would multiply items by payments by log rows.
+const ITEMS: Includeable = { association: 'items', separate: true, order: [['id', 'ASC']] };
+const PAYMENTS: Includeable = { association: 'payments', separate: true, order: [['attempt', 'ASC']], attributes: [...PAYMENT_VIEW_ATTRIBUTES] };
+const LOGS: Includeable = { association: 'logs', separate: true, order: [['id', 'ASC']] };
 
-function toPaymentView(row: PaymentRow) {
-  return {
-    attempt: row.attempt,
-    outcome: row.outcome,
-    chargeId: row.provider_charge_id,
-    errorCode: row.error_code,
-    errorMessage: row.error_message,
-    amountCents: Number(row.amount_cents),
-    currency: row.currency,
-    createdAt: new Date(row.created_at).toISOString(),
-  };
-}
-
-function toOrderView(order: OrderRow, items: OrderItemRow[]): OrderView {
-  return {
-    id: order.id,
-    status: order.status,
-    customerId: order.customer_id,
-    currency: order.currency,
-    totalCents: Number(order.total_cents),
-    failureReason: order.failure_reason,
-    paymentAttempts: order.payment_attempts,
-    items: items.map((i) => ({ sku: i.sku, name: i.name, quantity: i.quantity, unitPriceCents: i.unit_price_cents })),
-    createdAt: new Date(order.created_at).toISOString(),
-    updatedAt: new Date(order.updated_at).toISOString(),
-  };
-}
-
-/** The 202 body as first answered: what a replay with the same Idempotency-Key gets back. */
-function acceptedView(order: OrderRow, items: OrderItemRow[]): OrderView {
-  const { id, customerId, currency, totalCents, items: itemViews, createdAt } = toOrderView(order, items);
-  return { id, status: 'pending', customerId, currency, totalCents, items: itemViews, createdAt };
-}
-
-const orderCursor = (row: OrderRow) => encodeCursor([row.cursor_ts, row.id]);
+/**
+ * The list cursor is the last row's (created_at, id), created_at in the database's own text
+ * form: a JS Date would drop its microseconds and skip rows created within the same millisecond.
+ */
+const CURSOR_TS = 'cursorTs';
+const orderCursor = (row: Order) => encodeCursor([row.get(CURSOR_TS), row.id]);
 const readOrderCursor = (cursor: string) =>
   decodeCursor(cursor, ([createdAt, id]) =>
     typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)
@@ -182,11 +78,7 @@ const readOrderCursor = (cursor: string) =>
   );
 
 export class OrderService {
-  private readonly orders: OrderRepository;
-
-  constructor(private readonly ctx: AppContext) {
-    this.orders = new OrderRepository(ctx.sequelize);
-  }
+  constructor(private readonly ctx: AppContext) {}
 
   /**
    * Accepts an order: order, items, ORDER_CREATED log and the reservation job are written
@@ -195,7 +87,7 @@ export class OrderService {
   async create(input: CreateOrderInput, meta: { idempotencyKey?: string; requestId?: string }): Promise<CreateOrderResult> {
     const hash = requestHash(input);
     if (meta.idempotencyKey) {
-      const existing = await this.orders.findByIdempotencyKey(input.customerId, meta.idempotencyKey);
+      const existing = await this.findByIdempotencyKey(input.customerId, meta.idempotencyKey);
       if (existing) return this.replay(existing, hash);
     }
 
@@ -206,11 +98,11 @@ export class OrderService {
       const { row, lines } = await this.ctx.sequelize.transaction(async (transaction) => {
         // One statement reads the prices, checks the order and, only when it passes, writes the
         // order, its items and its ORDER_CREATED log; the job follows in the same transaction.
-        const lines = await this.ctx.sequelize.query<IntakeLine>(INTAKE_SQL, {
-          bind: [orderId, input.customerId, input.currency ?? null, meta.idempotencyKey ?? null, hash, meta.requestId ?? null, JSON.stringify(requested)],
+        const lines = await intake.rows(
+          this.ctx.sequelize,
+          [orderId, input.customerId, input.currency ?? null, meta.idempotencyKey ?? null, hash, meta.requestId ?? null, JSON.stringify(requested)],
           transaction,
-          type: QueryTypes.SELECT,
-        });
+        );
         const row = lines[0]?.order_created_at ? lines[0] : null;
         if (!row) throw refusal(input, lines);
         await this.ctx.queue.send(QUEUES.ORDER_RESERVE, { orderId, requestId: meta.requestId }, { transaction });
@@ -233,106 +125,96 @@ export class OrderService {
     } catch (error) {
       // Another request with the same key won the race: answer as a replay of it.
       if (error instanceof UniqueConstraintError && meta.idempotencyKey) {
-        const winner = await this.orders.findByIdempotencyKey(input.customerId, meta.idempotencyKey);
+        const winner = await this.findByIdempotencyKey(input.customerId, meta.idempotencyKey);
         if (winner) return this.replay(winner, hash);
       }
       throw error;
     }
   }
 
-  private async replay(existing: OrderRow, hash: string): Promise<CreateOrderResult> {
-    if (existing.request_hash !== hash) {
+  private findByIdempotencyKey(customerId: string, idempotencyKey: string): Promise<Order | null> {
+    return Order.findOne({ where: { customerId, idempotencyKey }, include: [ITEMS] });
+  }
+
+  private replay(existing: Order, hash: string): CreateOrderResult {
+    if (existing.requestHash !== hash) {
       throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request body', {
         orderId: existing.id,
       });
     }
-    return { order: acceptedView(existing, await this.orders.items(existing.id)), replayed: true };
+    return { order: acceptedView(existing), replayed: true };
+  }
+
+  /** The order as a client may see it: a customer client finds only its own orders. */
+  private async visible(orderId: string, customerId: string | undefined, include: Includeable[]): Promise<Order> {
+    const order = await Order.findOne({ where: { id: orderId, ...(customerId ? { customerId } : {}) }, include });
+    if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
+    return order;
   }
 
   async get(orderId: string, customerId?: string) {
-    const order = await this.orders.findById(orderId);
-    if (!order || (customerId && order.customer_id !== customerId)) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
-    const [items, payments, logs] = await Promise.all([
-      this.orders.items(orderId),
-      this.orders.payments(orderId),
-      this.orders.logs(orderId),
-    ]);
-    return {
-      ...toOrderView(order, items),
-      payments: payments.map(toPaymentView),
-      timeline: logs.map(toLogView),
-    };
+    return toOrderDetailView(await this.visible(orderId, customerId, [ITEMS, PAYMENTS, LOGS]));
   }
 
   async logs(orderId: string, customerId?: string) {
-    const order = await this.orders.findById(orderId);
-    if (!order || (customerId && order.customer_id !== customerId)) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
-    return (await this.orders.logs(orderId)).map(toLogView);
+    return ((await this.visible(orderId, customerId, [LOGS])).logs ?? []).map(toLogView);
   }
 
+  /** Newest first; the cursor is the (created_at, id) of the last row of the previous page. */
   async list(query: ListOrdersQuery) {
-    const rows = await this.orders.list({
-      customerId: query.customerId,
-      status: query.status,
-      limit: query.limit,
-      after: query.cursor ? readOrderCursor(query.cursor) : undefined,
+    const where: WhereOptions<Order> & Record<symbol, unknown> = {};
+    if (query.customerId) where.customerId = query.customerId;
+    if (query.status) where.status = query.status;
+    if (query.cursor) {
+      const after = readOrderCursor(query.cursor);
+      const at = cast(after.createdAt, 'timestamptz');
+      // (created_at, id) < (at, id), with created_at <= at first so the index scan starts at the cursor.
+      Object.assign(where, {
+        createdAt: { [Op.lte]: at },
+        [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: after.id } }],
+      });
+    }
+    const rows = await Order.findAll({
+      where,
+      attributes: { include: [[cast(col('created_at'), 'text'), CURSOR_TS]] },
+      include: [ITEMS],
+      order: [['createdAt', 'DESC'], ['id', 'DESC']],
+      limit: query.limit + 1,
     });
     const page = rows.slice(0, query.limit);
-    const items = await this.itemsOf(page.map((r) => r.id));
     return {
-      orders: page.map((row) => toOrderView(row, items.get(row.id) ?? [])),
+      orders: page.map(toOrderView),
       nextCursor: rows.length > query.limit ? orderCursor(page[page.length - 1]) : null,
     };
   }
 
-  private async itemsOf(orderIds: string[]): Promise<Map<string, OrderItemRow[]>> {
-    const byOrder = new Map<string, OrderItemRow[]>();
-    if (!orderIds.length) return byOrder;
-    const rows = await this.ctx.sequelize.query<OrderItemRow>(
-      `SELECT order_id, product_id, sku, name, quantity, unit_price_cents
-       FROM "Order_Items" WHERE order_id = ANY($1::uuid[]) ORDER BY id`,
-      { bind: [orderIds], type: QueryTypes.SELECT },
-    );
-    for (const row of rows) byOrder.set(row.order_id, [...(byOrder.get(row.order_id) ?? []), row]);
-    return byOrder;
-  }
-
   /** Cancels a pending or reserved order and releases its stock; cancelling twice is harmless. */
   async cancel(orderId: string, meta: { requestId?: string; customerId?: string }) {
-    await this.ctx.sequelize.transaction(async (transaction) => {
-      const order = await this.orders.findById(orderId, transaction, true);
-      if (!order || (meta.customerId && order.customer_id !== meta.customerId)) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
-      if (order.status === 'cancelled') return;
-      if (order.status !== 'pending' && order.status !== 'reserved') {
-        throw new AppError('ORDER_NOT_CANCELLABLE', `The order is ${order.status} and can no longer be cancelled`, { status: order.status });
-      }
-      if (order.payment_lease_until && new Date(order.payment_lease_until) > new Date()) {
+    const outcome = await releaseAndClose(this.ctx.sequelize, orderId, {
+      from: OPEN_STATUSES,
+      to: 'cancelled',
+      reason: null,
+      respectLease: true,
+      customerId: meta.customerId,
+      story: cancelStory(meta.requestId),
+    });
+    switch (outcome.kind) {
+      case 'missing':
+        throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
+      case 'left_alone':
+        if (outcome.status !== 'cancelled') {
+          throw new AppError('ORDER_NOT_CANCELLABLE', `The order is ${outcome.status} and can no longer be cancelled`, { status: outcome.status });
+        }
+        break;
+      case 'lease_held':
         throw new AppError('ORDER_NOT_CANCELLABLE', 'A payment attempt for this order is in progress; try again in a few seconds', {
-          status: order.status,
+          status: outcome.status,
           paymentInProgress: true,
         });
-      }
-      const released = await releaseStock(this.ctx.sequelize, orderId, transaction);
-      const entries: OrderLogEntry[] = [];
-      if (released.length) {
-        entries.push({
-          event: 'STOCK_RELEASED',
-          message: `Released ${released.map((l) => `${l.quantity} x ${l.sku}`).join(', ')} (order cancelled)`,
-          details: { lines: released },
-          requestId: meta.requestId,
-        });
-      }
-      entries.push({
-        event: 'ORDER_CANCELLED',
-        fromStatus: order.status,
-        toStatus: 'cancelled',
-        message: `Order cancelled by request while ${order.status}`,
-        requestId: meta.requestId,
-      });
-      await transitionOrder(this.ctx.sequelize, { orderId, from: order.status, to: 'cancelled' }, entries, transaction);
-      transaction.afterCommit(() => recordOrderFinished('cancelled', null, order.created_at));
-      this.ctx.logger.info({ orderId, requestId: meta.requestId, from: order.status }, 'order cancelled');
-    });
+      case 'closed':
+        this.ctx.logger.info({ orderId, requestId: meta.requestId, from: outcome.from }, 'order cancelled');
+        break;
+    }
     return this.get(orderId, meta.customerId);
   }
 }

@@ -1,2 +1,7 @@
-/** The payments module's door: the provider adapter (and, with its model, the "Payments" table). */
+/**
+ * The payments module's door: the provider adapter and the "Payments" table, which only this
+ * module writes (the order flow records its attempts through recordPaymentAttempt).
+ */
 export * from './adapter';
+export { Payment, PAYMENT_OUTCOMES, initPaymentModels, type PaymentOutcome } from './models';
+export { recordPaymentAttempt, paymentView, PAYMENT_VIEW_ATTRIBUTES, type PaymentAttempt } from './attempts';

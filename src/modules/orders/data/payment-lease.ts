@@ -1,0 +1,6 @@
+/**
+ * Not a statement: PAYMENT_LEASE.held (lifecycle.ts) in SQL, on the database's clock, for the
+ * statements that must not touch an order whose charge attempt is in flight. `table` qualifies
+ * the column when the statement joins ("o.").
+ */
+export const paymentLeaseHeldSql = (table = '') => `COALESCE(${table}payment_lease_until > now(), false)`;

@@ -1,0 +1,63 @@
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
+
+/**
+ * "Payments": one row per charge attempt, written only by this module. At most one succeeded
+ * charge per order (a partial unique index). Order → Payment ('payments') is defined in
+ * src/db/models.ts, since orders and payments are separate modules.
+ */
+
+export const PAYMENT_OUTCOMES = Object.freeze(['succeeded', 'failed', 'declined'] as const);
+export type PaymentOutcome = (typeof PAYMENT_OUTCOMES)[number];
+
+export class Payment extends Model<InferAttributes<Payment>, InferCreationAttributes<Payment>> {
+  // bigserial and bigint: pg returns them as strings.
+  declare id: CreationOptional<string>;
+  declare orderId: string;
+  declare attempt: number;
+  declare outcome: PaymentOutcome;
+  declare providerChargeId: string | null;
+  declare errorCode: string | null;
+  declare errorMessage: string | null;
+  declare amountCents: string;
+  declare currency: string;
+  declare durationMs: number | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export function initPaymentModels(sequelize: Sequelize): void {
+  Payment.init(
+    {
+      id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+      orderId: { type: DataTypes.UUID, allowNull: false },
+      attempt: { type: DataTypes.INTEGER, allowNull: false, validate: { min: 1 } },
+      outcome: { type: DataTypes.STRING(16), allowNull: false, validate: { isIn: [[...PAYMENT_OUTCOMES]] } },
+      providerChargeId: { type: DataTypes.STRING(100), allowNull: true },
+      errorCode: { type: DataTypes.STRING(64), allowNull: true },
+      errorMessage: { type: DataTypes.STRING(500), allowNull: true },
+      amountCents: { type: DataTypes.BIGINT, allowNull: false, validate: { min: 0 } },
+      currency: { type: DataTypes.CHAR(3), allowNull: false },
+      durationMs: { type: DataTypes.INTEGER, allowNull: true },
+      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+    },
+    {
+      sequelize,
+      modelName: 'Payment',
+      tableName: 'Payments',
+      underscored: true,
+      timestamps: true,
+      scopes: {
+        // The one charge that paid for an order, if any.
+        succeeded: { where: { outcome: 'succeeded' } },
+      },
+    },
+  );
+}

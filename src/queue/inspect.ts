@@ -1,0 +1,83 @@
+import type PgBoss from 'pg-boss';
+
+/**
+ * What operators and tests ask about pg-boss's jobs, in one place. pg-boss 10 answers one
+ * job by id (getJobById) and a queue's backlog (getQueueSize), but not counts per state, lists
+ * of failed jobs or jobs by payload: those read its job table here, through pg-boss's own
+ * connection (getDb), and nowhere else in the code.
+ */
+
+export interface JobStateCount {
+  queue: string;
+  state: string;
+  count: number;
+}
+
+export interface InspectedJob {
+  id: string;
+  queue: string;
+  state: string;
+  data: unknown;
+  output: unknown;
+  retryCount: number;
+  retryLimit: number;
+  createdOn: Date;
+  completedOn: Date | null;
+}
+
+const JOB_COLUMNS = `id, name AS queue, state::text AS state, data, output, retry_count AS "retryCount", retry_limit AS "retryLimit",
+  created_on AS "createdOn", completed_on AS "completedOn"`;
+
+export class QueueInspector {
+  private readonly table: string;
+
+  constructor(
+    private readonly boss: PgBoss,
+    schema: string,
+  ) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid queue schema name: ${schema}`);
+    this.table = `"${schema}".job`;
+  }
+
+  private async rows<T>(text: string, values: unknown[] = []): Promise<T[]> {
+    return (await this.boss.getDb().executeSql(text, values)).rows as T[];
+  }
+
+  /** Jobs per queue and state (only the pairs that have jobs). */
+  async countsByQueueAndState(): Promise<JobStateCount[]> {
+    const rows = await this.rows<{ queue: string; state: string; count: string }>(
+      `SELECT name AS queue, state::text AS state, count(*) AS count FROM ${this.table} GROUP BY 1, 2`,
+    );
+    return rows.map((r) => ({ queue: r.queue, state: r.state, count: Number(r.count) }));
+  }
+
+  /** The newest failed jobs of any queue, and every job of the given (dead-letter) queues. */
+  async failedJobs(limit: number, alsoQueues: readonly string[] = []): Promise<InspectedJob[]> {
+    return this.rows<InspectedJob>(
+      `SELECT ${JOB_COLUMNS} FROM ${this.table}
+       WHERE state = 'failed' OR name = ANY($1::text[])
+       ORDER BY COALESCE(completed_on, created_on) DESC
+       LIMIT $2`,
+      [[...alsoQueues], limit],
+    );
+  }
+
+  /** The oldest job of a queue still waiting to start (created) under a singleton key. */
+  async oldestWaitingJob(queue: string, singletonKey: string): Promise<InspectedJob | null> {
+    const [job] = await this.rows<InspectedJob>(
+      `SELECT ${JOB_COLUMNS} FROM ${this.table}
+       WHERE name = $1 AND state = 'created' AND singleton_key = $2
+       ORDER BY created_on LIMIT 1`,
+      [queue, singletonKey],
+    );
+    return job ?? null;
+  }
+
+  /** The jobs of a queue whose payload has `key` = `value` (e.g. every charge job of one order), oldest first. */
+  async jobsWithData(queue: string, key: string, value: string): Promise<InspectedJob[]> {
+    return this.rows<InspectedJob>(
+      `SELECT ${JOB_COLUMNS} FROM ${this.table} WHERE name = $1 AND data->>$2 = $3 ORDER BY created_on, id`,
+      [queue, key, value],
+    );
+  }
+}
