@@ -1,4 +1,5 @@
 import { statement } from '../../../db/statement';
+import { AVAILABLE_SQL } from '../../catalog';
 
 /**
  * Adds every line to its product's stock_reserved and holds it in an active reservation, in one
@@ -14,7 +15,7 @@ export const reserveLines = statement<{ reservedCount: number }, [lines: string,
      UPDATE "Products" p
      SET stock_reserved = p.stock_reserved + lines.quantity, updated_at = now()
      FROM lines
-     WHERE p.id = lines.product_id AND p.stock_on_hand - p.stock_reserved >= lines.quantity
+     WHERE p.id = lines.product_id AND ${AVAILABLE_SQL} >= lines.quantity
      RETURNING p.id
    ), held AS (
      INSERT INTO "Stock_Reservations" (order_id, product_id, quantity, status, expires_at)

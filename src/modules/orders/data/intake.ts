@@ -1,4 +1,5 @@
 import { statement } from '../../../db/statement';
+import { AVAILABLE_SQL } from '../../catalog';
 import type { OrderEvent, OrderStatus } from '../lifecycle';
 
 const pending: OrderStatus = 'pending';
@@ -37,7 +38,7 @@ export const intake = statement<
      SELECT r.ord, r.sku, r.product_id, r.quantity FROM jsonb_to_recordset($7::jsonb) AS r(ord int, sku text, product_id int, quantity int)
    ), lines AS (
      SELECT r.ord, COALESCE(r.sku, r.product_id::text) AS asked, r.quantity, p.id, p.sku, p.name, p.price_cents, p.currency,
-            p.stock_on_hand - p.stock_reserved AS available
+            ${AVAILABLE_SQL} AS available
      FROM req r
      LEFT JOIN "Products" p ON p.id = COALESCE(r.product_id, (SELECT id FROM "Products" WHERE sku = r.sku))
    ), verdict AS (
