@@ -15,8 +15,7 @@ function normaliseDbType(type: string): string {
   return type
     .toUpperCase()
     .replace(/^CHARACTER VARYING/, 'VARCHAR')
-    .replace(/^CHARACTER\(/, 'CHAR(')
-    .replace(/^TIMESTAMP WITH TIME ZONE$/, 'TIMESTAMP WITH TIME ZONE');
+    .replace(/^CHARACTER\(/, 'CHAR(');
 }
 
 function modelType(attribute: ModelAttributeColumnOptions): string {
@@ -35,7 +34,7 @@ function dbDefault(raw: string | null): string | null {
   return literal ? literal[1] : raw;
 }
 
-function modelDefault(model: ModelStatic<Model>, name: string, attribute: ModelAttributeColumnOptions): string | null {
+function modelDefault(model: ModelStatic<Model>, attribute: ModelAttributeColumnOptions): string | null {
   if (attribute.autoIncrement) return 'sequence';
   const value = attribute.defaultValue;
   const timestamps = model.options.timestamps !== false;
@@ -47,7 +46,6 @@ function modelDefault(model: ModelStatic<Model>, name: string, attribute: ModelA
   if (value === undefined || value === null) return null;
   if (typeof value === 'object') return JSON.stringify(value);
   if (typeof value === 'boolean') return String(value);
-  void name;
   return String(value);
 }
 
@@ -72,7 +70,7 @@ describe('models and migrations', () => {
     for (const model of Object.values(t.ctx.sequelize.models)) {
       const table = String(model.getTableName());
       const columns = (await qi.describeTable(table)) as Record<string, ColumnFacts>;
-      const attributes = Object.values(model.getAttributes()) as Array<ModelAttributeColumnOptions & { field: string; fieldName: string }>;
+      const attributes = Object.values(model.getAttributes()) as Array<ModelAttributeColumnOptions & { field: string }>;
       const byField = new Map(attributes.map((a) => [a.field, a]));
       for (const column of Object.keys(columns)) {
         if (!byField.has(column)) mismatches.push(`${table}.${column}: in the table, not in model ${model.name}`);
@@ -90,7 +88,7 @@ describe('models and migrations', () => {
         const modelAllowsNull = attribute.primaryKey ? false : attribute.allowNull !== false;
         if (column.allowNull !== modelAllowsNull) mismatches.push(`${where}: table ${column.allowNull ? 'allows' : 'refuses'} NULL, model ${modelAllowsNull ? 'allows' : 'refuses'} it`);
         const expected = dbDefault(column.defaultValue);
-        const stated = modelDefault(model, attribute.fieldName, attribute);
+        const stated = modelDefault(model, attribute);
         if (expected !== stated) mismatches.push(`${where}: table default ${expected ?? 'none'}, model default ${stated ?? 'none'}`);
       }
     }
