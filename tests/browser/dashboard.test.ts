@@ -202,8 +202,8 @@ describe('operations dashboard in a real browser', () => {
       const ids: string[] = [];
       for (let i = 0; i < 60; i += 1) ids.push(await createOrder(`cust_${String(1 + (i % 7)).padStart(3, '0')}`, skus[i % skus.length], 1 + (i % 3)));
       await eventually(async () => {
-        const [open] = await t.query<{ n: string }>(`SELECT count(*) AS n FROM "Orders" WHERE status IN ('pending', 'reserved')`);
-        return Number(open.n) === 0;
+        const { inFlight } = (await t.http.get('/admin/overview').expect(200)).body.orders;
+        return inFlight.pending + inFlight.reserved === 0;
       }, 60_000);
       t.payments.settings.declineRate = 0;
       await t.query(

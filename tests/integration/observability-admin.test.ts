@@ -3,9 +3,9 @@ import express from 'express';
 import request from 'supertest';
 import { errorMiddleware } from '../../src/http/error-middleware';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
-import { reserveStock } from '../../src/modules/inventory/stock';
-import { SyncRunner } from '../../src/modules/inventory';
-import { adminRouter } from '../../src/modules/admin/routes';
+import { reserveStock, SyncRunner } from '../../src/modules/inventory';
+import { Order } from '../../src/modules/orders';
+import { adminRouter } from '../../src/modules/admin';
 import { QUEUES } from '../../src/queue/queues';
 import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -130,10 +130,7 @@ describe('dashboard page and admin API', () => {
       const product = await createProduct(t, { stock: 20 });
       await t.ctx.sequelize.transaction(async (transaction) => {
         const orderId = randomUUID();
-        await t.ctx.sequelize.query(
-          `INSERT INTO "Orders" (id, customer_id, status, total_cents, currency) VALUES ($1, 'cust_admin', 'reserved', 0, 'EUR')`,
-          { bind: [orderId], transaction },
-        );
+        await Order.create({ id: orderId, customerId: 'cust_admin', status: 'reserved', totalCents: '0', currency: 'EUR' }, { transaction });
         await reserveStock(t.ctx.sequelize, orderId, [{ productId: product.id, sku: product.sku, quantity: 8 }], new Date(Date.now() + 3_600_000), transaction);
       });
       warehouse.warehouse.set(product.sku, 3);

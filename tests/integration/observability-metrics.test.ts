@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { loadConfig } from '../../src/config';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
-import { reserveStock } from '../../src/modules/inventory/stock';
+import { reserveStock } from '../../src/modules/inventory';
+import { Order } from '../../src/modules/orders';
 import { QueueStats } from '../../src/observability/queue-stats';
 import { QueueInspector } from '../../src/queue/inspect';
 import { buildMetricsApp, startMetricsServer } from '../../src/observability/routes';
@@ -167,10 +168,7 @@ describe('Prometheus metrics', () => {
     const product = await createProduct(t, { stock: 20 });
     const orderId = randomUUID();
     await t.ctx.sequelize.transaction(async (transaction) => {
-      await t.ctx.sequelize.query(
-        `INSERT INTO "Orders" (id, customer_id, status, total_cents, currency) VALUES ($1, 'cust_metrics', 'reserved', 0, 'EUR')`,
-        { bind: [orderId], transaction },
-      );
+      await Order.create({ id: orderId, customerId: 'cust_metrics', status: 'reserved', totalCents: '0', currency: 'EUR' }, { transaction });
       const result = await reserveStock(t.ctx.sequelize, orderId, [{ productId: product.id, sku: product.sku, quantity: 8 }], new Date(Date.now() + 3_600_000), transaction);
       expect(result.ok).toBe(true);
     });
@@ -179,8 +177,8 @@ describe('Prometheus metrics', () => {
 
     const runOf = async (jobId: string) =>
       eventually(async () => {
-        const [row] = await t.query<{ status: string }>(`SELECT status FROM "Inventory_Syncs" WHERE job_id = $1 AND status <> 'running'`, [jobId]);
-        return row;
+        const { body } = await t.http.get('/inventory/syncs').query({ jobId });
+        return (body.syncs as Array<{ status: string }>).find((run) => run.status !== 'running');
       });
     const ok = await t.http.post('/inventory/sync');
     expect(ok.status).toBe(202);
