@@ -4,7 +4,7 @@ import { registerModels } from '../db/models';
 import { createSequelize } from '../db/sequelize';
 import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
 import { checkInventory } from '../modules/inventory';
-import { checkOrderIntegrity } from '../modules/orders';
+import { checkOrderIntegrity, releaseOrphanedReservations } from '../modules/orders';
 import { createLogger } from '../shared/logger';
 
 const USAGE = 'usage: npm run inventory:check [-- --fix] [--stuck-minutes N] [--json]';
@@ -29,11 +29,16 @@ async function main(): Promise<number> {
   const logger = createLogger(json ? 'silent' : config.logLevel === 'info' ? 'warn' : config.logLevel, { tool: 'inventory-check' });
   const sequelize = registerModels(createSequelize(url, { poolMax: 2, logger }));
   try {
-    // Stock first: its repair makes stock_reserved count every active reservation, so releasing
-    // the orphaned ones afterwards takes exactly their quantities back out.
-    const stock = await checkInventory(sequelize, { fix, logger });
-    const orders = await checkOrderIntegrity(sequelize, { fix, stuckAfterMinutes, logger });
-    const report = { problems: [...stock.problems, ...orders.problems], repairs: [...stock.repairs, ...orders.repairs] };
+    const orders = await checkOrderIntegrity({ stuckAfterMinutes });
+    const orphaned = orders.problems.some((p) => p.kind === 'ORPHANED_RESERVATION');
+    // One transaction: stock_reserved recomputed, closed orders' leftovers released through the
+    // orders module's close path, on hand kept where it was.
+    const stock = await checkInventory(sequelize, {
+      fix,
+      logger,
+      releaseWithin: orphaned ? (transaction) => releaseOrphanedReservations(sequelize, transaction, logger) : undefined,
+    });
+    const report = { problems: [...stock.problems, ...orders.problems], repairs: stock.repairs };
     const remaining = fix ? report.problems.filter((p) => !p.fixable) : report.problems;
     if (json) {
       process.stdout.write(`${JSON.stringify({ ...report, remaining: remaining.length }, null, 2)}\n`);

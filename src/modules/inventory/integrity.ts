@@ -1,7 +1,8 @@
-import type { Sequelize } from 'sequelize';
+import type { Sequelize, Transaction } from 'sequelize';
 import type { Logger } from '../../shared/logger';
 import { integrityLockAllProducts } from './data/integrity-lock-all-products';
 import { integrityRecomputeReserved } from './data/integrity-recompute-reserved';
+import { integrityRestoreOnHand } from './data/integrity-restore-on-hand';
 import { integrityStockReport } from './data/integrity-stock-report';
 
 /**
@@ -26,26 +27,32 @@ export interface IntegrityReport<Kind extends string = string> {
 export type StockProblemKind = 'RESERVED_MISMATCH' | 'ON_HAND_BELOW_RESERVED';
 
 /**
- * Finds every broken stock invariant; with `fix`, recomputes each product's stock_reserved from
- * its active reservations in one transaction, every product locked in id order like every other
- * stock change. Run it before releasing orphaned reservations: they are then counted in
- * stock_reserved, and releasing them takes exactly their quantities back out.
+ * Finds every broken stock invariant; with `fix`, repairs them in one transaction, every product
+ * locked in id order like every other stock change: stock_reserved is recomputed from the active
+ * reservations, then `releaseWithin` (the orders module releasing what closed orders still hold,
+ * through its own release path) runs in the same transaction, and stock_on_hand that the
+ * recompute raised only to make room for those reservations is put back.
  */
 export async function checkInventory(
   sequelize: Sequelize,
-  options: { fix: boolean; logger?: Logger },
+  options: { fix: boolean; logger?: Logger; releaseWithin?: (transaction: Transaction) => Promise<string[]> },
 ): Promise<IntegrityReport<StockProblemKind>> {
   const problems = await findStockProblems(sequelize);
   const repairs: string[] = [];
-  if (!options.fix || !problems.some((p) => p.fixable)) return { problems, repairs };
+  if (!options.fix || (!problems.some((p) => p.fixable) && !options.releaseWithin)) return { problems, repairs };
 
   await sequelize.transaction(async (transaction) => {
     await integrityLockAllProducts.rows(sequelize, [], transaction);
-    for (const f of await integrityRecomputeReserved.rows(sequelize, [], transaction)) {
+    const recomputed = await integrityRecomputeReserved.rows(sequelize, [], transaction);
+    for (const f of recomputed) {
       const line = `set ${f.sku} stock_reserved ${f.before} -> ${f.after} (sum of its active reservations)`;
       repairs.push(line);
       options.logger?.warn({ sku: f.sku, before: f.before, after: f.after }, line);
     }
+    if (!options.releaseWithin) return;
+    repairs.push(...(await options.releaseWithin(transaction)));
+    const raised = recomputed.filter((f) => f.after > f.onHandBefore);
+    if (raised.length) await integrityRestoreOnHand.rows(sequelize, [raised.map((f) => f.id), raised.map((f) => f.onHandBefore)], transaction);
   });
   return { problems, repairs };
 }

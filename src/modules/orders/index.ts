@@ -22,5 +22,5 @@ export {
   type OrderEvent,
 } from './lifecycle';
 export { appendOrderLogs, type OrderLogEntry } from './order-log';
-export { checkOrderIntegrity, type OrderProblemKind } from './integrity';
+export { checkOrderIntegrity, releaseOrphanedReservations, type OrderProblemKind } from './integrity';
 export { orderStats, type OrderStats, type MinuteBucket } from './stats';

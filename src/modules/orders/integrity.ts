@@ -1,4 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from '../../shared/logger';
 import { StockReservation, type IntegrityProblem, type IntegrityReport } from '../inventory';
 import { releaseAndClose, repairStory } from './close';
@@ -7,8 +7,8 @@ import { Order } from './models';
 
 /**
  * The orders side of `npm run inventory:check` (inventory checks the stock columns): reservations
- * that terminal orders still hold, and orders that have sat open too long. With `fix`, each
- * orphaned reservation is released through the one close path, with its repair log row.
+ * that terminal orders still hold, and orders that have sat open too long. The repair releases
+ * each orphaned reservation through the one close path, with its repair log row.
  */
 
 export type OrderProblemKind = 'ORPHANED_RESERVATION' | 'STUCK_ORDER';
@@ -22,8 +22,9 @@ interface Orphan {
   quantity: number;
 }
 
-async function findOrphans(): Promise<Orphan[]> {
+async function findOrphans(transaction?: Transaction): Promise<Orphan[]> {
   const orders = await Order.scope('terminal').findAll({
+    transaction,
     attributes: ['id', 'status'],
     include: [
       { model: StockReservation.scope('active'), as: 'reservations', required: true, attributes: ['id', 'productId', 'quantity'] },
@@ -55,13 +56,10 @@ async function findStuck(stuckAfterMinutes: number, now: Date): Promise<Array<{ 
   return stuck.map((o) => ({ id: o.id, status: o.status, minutes: Math.floor((now.getTime() - o.updatedAt.getTime()) / 60_000) }));
 }
 
-export async function checkOrderIntegrity(
-  sequelize: Sequelize,
-  options: { fix: boolean; stuckAfterMinutes: number; logger?: Logger },
-): Promise<IntegrityReport<OrderProblemKind>> {
+/** What closed orders still hold and which orders sat open too long; repairs nothing (see releaseOrphanedReservations). */
+export async function checkOrderIntegrity(options: { stuckAfterMinutes: number }): Promise<IntegrityReport<OrderProblemKind>> {
   const problems: IntegrityProblem<OrderProblemKind>[] = [];
-  const orphans = await findOrphans();
-  for (const o of orphans) {
+  for (const o of await findOrphans()) {
     problems.push({
       kind: 'ORPHANED_RESERVATION',
       message: `reservation ${o.reservationId} holds ${o.quantity} x ${o.sku} for ${o.orderStatus} order ${o.orderId}`,
@@ -78,11 +76,18 @@ export async function checkOrderIntegrity(
       fixable: false,
     });
   }
+  return { problems, repairs: [] };
+}
 
-  const repairs: string[] = [];
-  if (!options.fix) return { problems, repairs };
+/**
+ * Releases every reservation a closed order still holds, through the one close path, with its
+ * repair log row; returns one line per release. Runs inside the stock repair's transaction
+ * (checkInventory's `releaseWithin`), after stock_reserved was made to count these reservations.
+ */
+export async function releaseOrphanedReservations(sequelize: Sequelize, transaction: Transaction, logger?: Logger): Promise<string[]> {
   const byOrder = new Map<string, Orphan[]>();
-  for (const o of orphans) byOrder.set(o.orderId, [...(byOrder.get(o.orderId) ?? []), o]);
+  for (const o of await findOrphans(transaction)) byOrder.set(o.orderId, [...(byOrder.get(o.orderId) ?? []), o]);
+  const repairs: string[] = [];
   for (const [orderId, held] of byOrder) {
     const reservationIds = new Map(held.map((o) => [o.productId, o.reservationId]));
     const outcome = await releaseAndClose(sequelize, orderId, {
@@ -91,13 +96,13 @@ export async function checkOrderIntegrity(
       reason: null,
       respectLease: false,
       story: repairStory(reservationIds),
-    });
+    }, transaction);
     if (outcome.kind !== 'closed') continue;
     for (const line of outcome.released) {
       const text = `released orphaned reservation ${reservationIds.get(line.productId)}: ${line.quantity} x ${line.sku} of ${outcome.from} order ${orderId}`;
       repairs.push(text);
-      options.logger?.warn({ orderId, sku: line.sku, quantity: line.quantity }, text);
+      logger?.warn({ orderId, sku: line.sku, quantity: line.quantity }, text);
     }
   }
-  return { problems, repairs };
+  return repairs;
 }
