@@ -1,4 +1,4 @@
-import { QueryTypes, Sequelize, type Transaction } from 'sequelize';
+import { Sequelize } from 'sequelize';
 import type { Logger } from '../shared/logger';
 import { pgWithPreparedStatements } from './prepared-statements';
 
@@ -12,25 +12,4 @@ export function createSequelize(url: string, options: { poolMax: number; logger:
     dialectOptions: { application_name: 'orderloop', connectionTimeoutMillis: 5_000 },
     retry: { max: 0 },
   });
-}
-
-/** Runs one SQL statement with $1.. parameters and returns plain rows. */
-export async function selectRows<T extends object>(
-  sequelize: Sequelize,
-  sql: string,
-  bind: unknown[] = [],
-  transaction?: Transaction | null,
-): Promise<T[]> {
-  return sequelize.query<T>(sql, { bind, transaction: transaction ?? undefined, type: QueryTypes.SELECT });
-}
-
-/** Runs an INSERT/UPDATE/DELETE … RETURNING and gives the returned rows. */
-export async function writeRows<T extends object>(
-  sequelize: Sequelize,
-  sql: string,
-  bind: unknown[] = [],
-  transaction?: Transaction | null,
-): Promise<T[]> {
-  const [rows] = await sequelize.query(sql, { bind, transaction: transaction ?? undefined, type: QueryTypes.RAW });
-  return rows as T[];
 }

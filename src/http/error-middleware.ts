@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ConnectionError, TimeoutError } from 'sequelize';
-import { AppError, httpStatusOf } from './errors';
+import { AppError, unstorableText } from '../shared/errors';
+import { httpStatusOf } from './errors';
 import { NotUnicodeError } from './json-body';
 
 const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
@@ -42,11 +43,7 @@ export function toAppError(error: unknown): AppError {
   }
   // The router's own 400 for a path like /orders/%E0%A4%A (not an http-error, so it has no `expose`).
   if (error instanceof URIError) return new AppError('VALIDATION_FAILED', 'The request path is not valid percent-encoding');
-  if (PG_BAD_TEXT.has(errorCode(error) ?? '')) {
-    return new AppError('VALIDATION_FAILED', 'The request is not valid', [
-      { path: '(request)', message: 'text that cannot be stored: a NUL character or bytes that are not UTF-8' },
-    ]);
-  }
+  if (PG_BAD_TEXT.has(errorCode(error) ?? '')) return unstorableText();
   if (isUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE', 'A dependency is unavailable; try again shortly', undefined, { 'Retry-After': '5' });
   if (e?.status && e.status >= 400 && e.status < 500 && e.expose) {
     return new AppError('VALIDATION_FAILED', 'The request could not be read');

@@ -1,7 +1,5 @@
 import type { ErrorCode } from '../shared/errors';
 
-export { AppError, type ErrorCode, type ErrorDetail } from '../shared/errors';
-
 /** The HTTP status of every domain error code: the one place codes meet HTTP. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   VALIDATION_FAILED: 400,

@@ -51,10 +51,10 @@ export class QueueInspector {
     return rows.map((r) => ({ queue: r.queue, state: r.state, count: Number(r.count) }));
   }
 
-  /** The newest failed jobs of any queue, and every job of the given (dead-letter) queues. */
-  async failedJobs(limit: number, alsoQueues: readonly string[] = []): Promise<InspectedJob[]> {
-    return this.rows<InspectedJob>(
-      `SELECT ${JOB_COLUMNS} FROM ${this.table}
+  /** The newest failed jobs of any queue, and every job of the given (dead-letter) queues, with their error text (≤ 300 characters). */
+  async failedJobs(limit: number, alsoQueues: readonly string[] = []): Promise<Array<InspectedJob & { error: string | null }>> {
+    return this.rows<InspectedJob & { error: string | null }>(
+      `SELECT ${JOB_COLUMNS}, left(COALESCE(output->>'message', output::text), 300) AS error FROM ${this.table}
        WHERE state = 'failed' OR name = ANY($1::text[])
        ORDER BY COALESCE(completed_on, created_on) DESC
        LIMIT $2`,

@@ -25,6 +25,17 @@ export class QueueSendError extends Error {
   }
 }
 
+/**
+ * Thrown by a batch handler that handled its jobs one by one: each failed job is failed with its
+ * own error (the others were completed by the handler), so each is retried on its own.
+ */
+export class BatchFailure extends Error {
+  constructor(readonly failures: Array<{ jobId: string; error: Error }>) {
+    super(failures.map((f) => f.error.message).join('; '));
+    this.name = 'BatchFailure';
+  }
+}
+
 /** One polling loop on one queue (see JobQueue.work). */
 interface Poller {
   queue: QueueName;
@@ -209,19 +220,24 @@ export class JobQueue {
       failure = error;
       failed = true;
     }
-    try {
-      if (failed) {
-        // fail() only touches jobs that are still active: those the handler completed stay completed.
-        // One call per job, because pg-boss takes an error output only with a single id.
-        const output = { message: (failure as Error)?.message ?? String(failure), name: (failure as Error)?.name };
-        await Promise.all(ids.map((id) => this.boss.fail(name, id, output)));
-      } else {
-        await this.boss.complete(name, ids);
-      }
-    } catch (error) {
+    if (!failed) {
+      await this.boss.complete(name, ids).catch((error: unknown) =>
+        this.logger.warn({ err: error, queue: name, jobs: ids.length }, `could not mark ${ids.length} job(s) completed; they stay active and come back when they expire`),
+      );
+      return;
+    }
+    // fail() only touches jobs that are still active: those the handler completed stay completed.
+    // One call per job: pg-boss takes an error output only with a single id.
+    const errors = new Map(failure instanceof BatchFailure ? failure.failures.map((f) => [f.jobId, f.error] as const) : []);
+    const results = await Promise.allSettled(ids.map((id) => {
+      const error = (errors.get(id) ?? failure) as Error | undefined;
+      return this.boss.fail(name, id, { message: error?.message ?? String(error), name: error?.name });
+    }));
+    const unmarked = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (unmarked.length) {
       this.logger.warn(
-        { err: error, queue: name, jobs: ids.length },
-        `could not mark ${ids.length} job(s) ${failed ? 'failed' : 'completed'}; they stay active and come back when they expire`,
+        { err: unmarked[0].reason, queue: name, jobs: unmarked.length },
+        `could not mark ${unmarked.length} of ${ids.length} job(s) failed; they stay active and come back when they expire`,
       );
     }
   }

@@ -46,3 +46,18 @@ export class AppError extends Error {
     this.name = 'AppError';
   }
 }
+
+/**
+ * The 400 for text PostgreSQL cannot store (a NUL character, bytes that are not UTF-8): what
+ * src/http answers when the database refuses a bound value, and what code that puts a value into
+ * SQL text itself (Sequelize's WHERE) throws before the database can see it.
+ */
+export const unstorableText = () =>
+  new AppError('VALIDATION_FAILED', 'The request is not valid', [
+    { path: '(request)', message: 'text that cannot be stored: a NUL character or bytes that are not UTF-8' },
+  ]);
+
+/** Throws unstorableText() when any value holds a NUL (which Sequelize would write into SQL text as "\0"). */
+export function refuseNul(...values: Array<string | undefined>): void {
+  if (values.some((v) => v?.includes('\u0000'))) throw unstorableText();
+}

@@ -105,7 +105,6 @@ export async function startTestApp(
 let skuCounter = 0;
 /** Creates a product (through the catalog's model) with a SKU unique to this test and returns it. */
 export async function createProduct(
-  _t: unknown,
   fields: { stock?: number; priceCents?: number; currency?: string; lowStockThreshold?: number; category?: string; sku?: string } = {},
 ): Promise<{ id: number; sku: string; price_cents: number }> {
   skuCounter += 1;

@@ -19,7 +19,7 @@ describe('authentication and scopes', () => {
     t = await startTestApp();
     await createClient(t.ctx.sequelize, { clientId: 'shop-a', role: 'customer', customerId: 'cust_a', secret: 'secret-a-0123456789' });
     await createClient(t.ctx.sequelize, { clientId: 'ops', role: 'admin', secret: 'secret-ops-0123456789' });
-    sku = (await createProduct(t, { stock: 50 })).sku;
+    sku = (await createProduct({ stock: 50 })).sku;
   });
   afterAll(async () => {
     await t.stop();
@@ -149,7 +149,7 @@ describe('rate limit on order creation', () => {
   });
 
   it('when a client exceeds its orders per minute, then 429 RATE_LIMITED with Retry-After, and nothing is written', async () => {
-    const { sku } = await createProduct(t, { stock: 50 });
+    const { sku } = await createProduct({ stock: 50 });
     const statuses: number[] = [];
     for (let i = 0; i < 3; i += 1) statuses.push((await t.http.post('/orders/create').send({ customerId: 'cust_rl', items: [{ sku, quantity: 1 }] })).status);
     expect(statuses).toEqual([202, 202, 202]);

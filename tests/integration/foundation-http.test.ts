@@ -9,7 +9,7 @@ import { buildApp } from '../../src/app';
 import type { AppContext } from '../../src/context';
 import { findFreePort } from '../../src/db/embedded';
 import { createSequelize } from '../../src/db/sequelize';
-import { AppError } from '../../src/http/errors';
+import { AppError } from '../../src/shared/errors';
 import { errorMiddleware, notFoundMiddleware } from '../../src/http/error-middleware';
 import { requestId } from '../../src/http/request-id';
 import { JobQueue } from '../../src/queue/job-queue';

@@ -34,11 +34,11 @@ describe('order intake under fuzzing', () => {
 
   it('when thousands of random and mutated order requests arrive, then none gets a 5xx and no 4xx writes a row', async () => {
     const products = [
-      await createProduct(t, { stock: 10_000_000 }),
-      await createProduct(t, { stock: 10_000_000 }),
-      await createProduct(t, { stock: 10_000_000 }),
+      await createProduct({ stock: 10_000_000 }),
+      await createProduct({ stock: 10_000_000 }),
+      await createProduct({ stock: 10_000_000 }),
       // 409 INSUFFICIENT_STOCK for more than 2.
-      await createProduct(t, { stock: 2 }),
+      await createProduct({ stock: 2 }),
     ];
     const customerId = 'cust_fuzz';
     const tokens = {

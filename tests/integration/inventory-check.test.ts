@@ -33,7 +33,7 @@ describe('npm run inventory:check', () => {
   });
 
   it('when every invariant holds, then it reports nothing and exits 0', async () => {
-    const p = await createProduct(t, { stock: 5 });
+    const p = await createProduct({ stock: 5 });
     const created = await t.http.post('/orders').send({ customerId: 'cust_check_ok', items: [{ sku: p.sku, quantity: 2 }] });
     await new OrderFlow(t.ctx).reserve(created.body.order.id, {});
     const { code, stdout } = await cli(t, []);
@@ -42,14 +42,14 @@ describe('npm run inventory:check', () => {
   });
 
   it('when stock_reserved drifted and a terminal order still holds a reservation, then it reports both and --fix repairs them', async () => {
-    const p = await createProduct(t, { stock: 10 });
+    const p = await createProduct({ stock: 10 });
     const flow = new OrderFlow(t.ctx);
     const orphan = await t.http.post('/orders').send({ customerId: 'cust_check_bad', items: [{ sku: p.sku, quantity: 3 }] });
     await flow.reserve(orphan.body.order.id, {});
     // Break it the way a buggy deploy or a manual edit would: around the flow, straight through the models.
     await Order.update({ status: 'failed', failureReason: 'PAYMENT_DECLINED' }, { where: { id: orphan.body.order.id } });
     await OrderLog.create({ orderId: orphan.body.order.id, event: 'ORDER_FAILED', fromStatus: null, toStatus: null, attempt: null, message: 'failed by a buggy path that forgot the stock', details: null, jobId: null, requestId: null });
-    const drifted = await createProduct(t, { stock: 10 });
+    const drifted = await createProduct({ stock: 10 });
     await Product.update({ stockReserved: 4 }, { where: { id: drifted.id } });
 
     const report = await cli(t, []);
@@ -75,7 +75,7 @@ describe('npm run inventory:check', () => {
   });
 
   it('when a closed order still holds more than its product has on hand counted, then --fix releases it without inventing stock', async () => {
-    const p = await createProduct(t, { stock: 5 });
+    const p = await createProduct({ stock: 5 });
     const orphan = await t.http.post('/orders').send({ customerId: 'cust_check_floor', items: [{ sku: p.sku, quantity: 3 }] });
     await new OrderFlow(t.ctx).reserve(orphan.body.order.id, {});
     await Order.update({ status: 'cancelled' }, { where: { id: orphan.body.order.id } });
@@ -91,7 +91,7 @@ describe('npm run inventory:check', () => {
   });
 
   it('when an order has sat non-terminal past the limit, then it is reported as stuck and not touched by --fix', async () => {
-    const p = await createProduct(t, { stock: 2 });
+    const p = await createProduct({ stock: 2 });
     const created = await t.http.post('/orders').send({ customerId: 'cust_check_stuck', items: [{ sku: p.sku, quantity: 1 }] });
     // Nothing has touched it for two hours (Sequelize skips an update of updatedAt alone, hence the unchanged status).
     await Order.update({ status: 'pending', updatedAt: new Date(Date.now() - 2 * 3_600_000) }, { where: { id: created.body.order.id }, silent: true });

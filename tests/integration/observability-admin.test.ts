@@ -72,7 +72,7 @@ describe('dashboard page and admin API', () => {
 
   describe('GET /admin/overview', () => {
     it('when orders were taken and one cancelled, then the last hour per minute and the orders in flight count them', async () => {
-      const product = await createProduct(t, { stock: 50 });
+      const product = await createProduct({ stock: 50 });
       const before = (await t.http.get('/admin/overview')).body;
       const ids: string[] = [];
       for (let i = 0; i < 3; i += 1) {
@@ -127,7 +127,7 @@ describe('dashboard page and admin API', () => {
     });
 
     it('when an inventory sync found a shortfall, then the last syncs list it with its SKU', async () => {
-      const product = await createProduct(t, { stock: 20 });
+      const product = await createProduct({ stock: 20 });
       await t.ctx.sequelize.transaction(async (transaction) => {
         const orderId = randomUUID();
         await Order.create({ id: orderId, customerId: 'cust_admin', status: 'reserved', totalCents: '0', currency: 'EUR' }, { transaction });
@@ -150,8 +150,8 @@ describe('dashboard page and admin API', () => {
 
   describe('GET /admin/stock', () => {
     it('when some products are at or under their threshold, then they come first, marked low, with the counts', async () => {
-      const ok = await createProduct(t, { stock: 100, lowStockThreshold: 5, sku: `AAA-OK-${Date.now()}` });
-      const low = await createProduct(t, { stock: 4, lowStockThreshold: 5, sku: `ZZZ-LOW-${Date.now()}` });
+      const ok = await createProduct({ stock: 100, lowStockThreshold: 5, sku: `AAA-OK-${Date.now()}` });
+      const low = await createProduct({ stock: 4, lowStockThreshold: 5, sku: `ZZZ-LOW-${Date.now()}` });
       const res = await t.http.get('/admin/stock').query({ limit: 500 });
       expect(res.status).toBe(200);
       const products: Array<{ sku: string; low: boolean; available: number }> = res.body.products;

@@ -22,7 +22,7 @@ describe('correlated logs of one order', () => {
   });
 
   it('when an order goes from the HTTP request through a failed and a retried payment job to completed, then every line about it carries orderId, and job lines their jobId', async () => {
-    const product = await createProduct(t, { stock: 3, lowStockThreshold: 2 });
+    const product = await createProduct({ stock: 3, lowStockThreshold: 2 });
     const requestId = `req-logs-${Date.now()}`;
     // The provider is down for the first attempt, so the charge job fails once and pg-boss retries it.
     t.payments.settings.down = true;

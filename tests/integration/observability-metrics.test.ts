@@ -92,7 +92,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('when an order completes, then the order, payment, HTTP and queue metrics count it, and no label holds an id', async () => {
-    const product = await createProduct(t, { stock: 5, lowStockThreshold: 4 });
+    const product = await createProduct({ stock: 5, lowStockThreshold: 4 });
     const before = await scrape();
 
     const created = await t.http.post('/orders/create').send({ customerId: 'cust_metrics', items: [{ sku: product.sku, quantity: 2 }] });
@@ -165,7 +165,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('when an inventory sync finds a shortfall, and when one fails, then runs are counted by status and shortfalls by SKU', async () => {
-    const product = await createProduct(t, { stock: 20 });
+    const product = await createProduct({ stock: 20 });
     const orderId = randomUUID();
     await t.ctx.sequelize.transaction(async (transaction) => {
       await Order.create({ id: orderId, customerId: 'cust_metrics', status: 'reserved', totalCents: '0', currency: 'EUR' }, { transaction });

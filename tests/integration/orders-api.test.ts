@@ -1,7 +1,8 @@
 import { Product } from '../../src/modules/catalog';
 import { StockReservation } from '../../src/modules/inventory';
 import { Order, OrderItem, OrderLog, orderStats } from '../../src/modules/orders';
-import { OrderFlow, paymentIdempotencyKey } from '../../src/modules/orders/flow';
+import { OrderFlow } from '../../src/modules/orders/flow';
+import { paymentIdempotencyKey } from '../../src/modules/orders';
 import { QUEUES } from '../../src/queue/queues';
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
@@ -38,7 +39,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 
   describe('Idempotency-Key', () => {
     it('when a request is retried with the same key and body, then the first order comes back and nothing new is created', async () => {
-      const p = await createProduct(t, { stock: 10 });
+      const p = await createProduct({ stock: 10 });
       const body = { customerId: 'cust_idem_1', items: [{ sku: p.sku, quantity: 1 }] };
       const first = await t.http.post('/orders/create').set('Idempotency-Key', 'key-1').send(body);
       const before = await counts(t);
@@ -51,7 +52,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when the same key comes with a different body, then 422 IDEMPOTENCY_KEY_REUSED and nothing is written', async () => {
-      const p = await createProduct(t, { stock: 10 });
+      const p = await createProduct({ stock: 10 });
       await t.http.post('/orders').set('Idempotency-Key', 'key-2').send({ customerId: 'cust_idem_2', items: [{ sku: p.sku, quantity: 1 }] });
       const before = await counts(t);
       const res = await t.http.post('/orders').set('Idempotency-Key', 'key-2').send({ customerId: 'cust_idem_2', items: [{ sku: p.sku, quantity: 2 }] });
@@ -61,7 +62,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when another customer uses the same key, then it is a different order (keys are scoped to the customer)', async () => {
-      const p = await createProduct(t, { stock: 10 });
+      const p = await createProduct({ stock: 10 });
       const a = await t.http.post('/orders').set('Idempotency-Key', 'shared').send({ customerId: 'cust_scope_a', items: [{ sku: p.sku, quantity: 1 }] });
       const b = await t.http.post('/orders').set('Idempotency-Key', 'shared').send({ customerId: 'cust_scope_b', items: [{ sku: p.sku, quantity: 1 }] });
       expect(a.status).toBe(202);
@@ -70,7 +71,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when 20 concurrent requests carry one key, then exactly one order is created and all get it', async () => {
-      const p = await createProduct(t, { stock: 100 });
+      const p = await createProduct({ stock: 100 });
       const body = { customerId: 'cust_idem_conc', items: [{ sku: p.sku, quantity: 1 }] };
       const responses = await Promise.all(Array.from({ length: 20 }, () => t.http.post('/orders').set('Idempotency-Key', 'conc-key').send(body)));
       expect(responses.map((r) => r.status)).toEqual(Array(20).fill(202));
@@ -82,7 +83,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 
   describe('reads', () => {
     it('when listing a customer\'s orders, then they come newest first with a working cursor', async () => {
-      const p = await createProduct(t, { stock: 100 });
+      const p = await createProduct({ stock: 100 });
       const ids: string[] = [];
       for (let i = 0; i < 5; i += 1) {
         const res = await t.http.post('/orders').send({ customerId: 'cust_list', items: [{ sku: p.sku, quantity: 1 }] });
@@ -116,7 +117,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 
   describe('cancel', () => {
     it('when a pending order is cancelled, then it is cancelled, twice is harmless, and its reserve job changes nothing', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const created = await t.http.post('/orders').send({ customerId: 'cust_cancel_p', items: [{ sku: p.sku, quantity: 2 }] });
       const id = created.body.order.id;
       const first = await t.http.post(`/orders/${id}/cancel`);
@@ -130,7 +131,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when a reserved order is cancelled, then its stock is released', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const created = await t.http.post('/orders').send({ customerId: 'cust_cancel_r', items: [{ sku: p.sku, quantity: 3 }] });
       const id = created.body.order.id;
       await new OrderFlow(t.ctx).reserve(id, {});
@@ -144,7 +145,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when a completed or failed order is cancelled, then 409 ORDER_NOT_CANCELLABLE', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const flow = new OrderFlow(t.ctx);
       const done = await t.http.post('/orders').send({ customerId: 'cust_cancel_c', items: [{ sku: p.sku, quantity: 1 }] });
       await flow.reserve(done.body.order.id, {});
@@ -153,7 +154,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('ORDER_NOT_CANCELLABLE');
 
-      const q = await createProduct(t, { stock: 1 });
+      const q = await createProduct({ stock: 1 });
       const failing = await t.http.post('/orders').send({ customerId: 'cust_cancel_f', items: [{ sku: q.sku, quantity: 1 }] });
       // The stock is gone between intake and reservation (a warehouse sync would do this).
       await Product.update({ stockOnHand: 0 }, { where: { id: q.id } });
@@ -164,7 +165,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when a charge attempt is in flight, then cancel answers 409 instead of racing the payment', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const created = await t.http.post('/orders').send({ customerId: 'cust_cancel_lease', items: [{ sku: p.sku, quantity: 1 }] });
       await new OrderFlow(t.ctx).reserve(created.body.order.id, {});
       await holdPaymentLease(created.body.order.id);
@@ -176,7 +177,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 
   describe('jobs delivered twice', () => {
     it('when the reserve and charge handlers run twice for one order, then stock and charges change once', async () => {
-      const p = await createProduct(t, { stock: 10 });
+      const p = await createProduct({ stock: 10 });
       const flow = new OrderFlow(t.ctx);
       const created = await t.http.post('/orders').send({ customerId: 'cust_twice', items: [{ sku: p.sku, quantity: 4 }] });
       const id = created.body.order.id;
@@ -192,7 +193,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 
   describe('expiry sweeper', () => {
     it('when a reservation is abandoned past its expiry, then the sweeper releases it and fails the order RESERVATION_EXPIRED', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const flow = new OrderFlow(t.ctx);
       const created = await t.http.post('/orders').send({ customerId: 'cust_sweep', items: [{ sku: p.sku, quantity: 2 }] });
       const id = created.body.order.id;
@@ -209,7 +210,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when a reservation expires but the provider holds a charge whose answer was lost, then the sweeper collects it instead of failing the order', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const flow = new OrderFlow(t.ctx);
       const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_paid', items: [{ sku: p.sku, quantity: 1 }] });
       const id = created.body.order.id;
@@ -234,7 +235,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
     });
 
     it('when a charge attempt holds the lease, then the sweeper leaves the order alone', async () => {
-      const p = await createProduct(t, { stock: 5 });
+      const p = await createProduct({ stock: 5 });
       const flow = new OrderFlow(t.ctx);
       const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_lease', items: [{ sku: p.sku, quantity: 1 }] });
       const id = created.body.order.id;
@@ -248,7 +249,7 @@ describe('orders API without workers (intake, idempotency, cancel, reads)', () =
 
   describe('order stats (the dashboard\'s orders panel)', () => {
     it('when orders are created and one is cancelled, then the current minute and the in-flight counts show them', async () => {
-      const p = await createProduct(t, { stock: 10 });
+      const p = await createProduct({ stock: 10 });
       const before = await orderStats();
       const kept = await t.http.post('/orders').send({ customerId: 'cust_stats', items: [{ sku: p.sku, quantity: 1 }] });
       const dropped = await t.http.post('/orders').send({ customerId: 'cust_stats', items: [{ sku: p.sku, quantity: 1 }] });
@@ -287,7 +288,7 @@ describe('orders with workers: sweeper tick and notify', () => {
   });
 
   it('when a reservation expires while workers run, then the sweeper cron releases it without help', async () => {
-    const p = await createProduct(t, { stock: 3 });
+    const p = await createProduct({ stock: 3 });
     t.payments.settings.down = true;
     const created = await t.http.post('/orders').send({ customerId: 'cust_sweep_cron', items: [{ sku: p.sku, quantity: 1 }] });
     const id = created.body.order.id;

@@ -20,7 +20,7 @@ describe('POST /orders/create with bad input', () => {
   let productId: number;
   beforeAll(async () => {
     t = await startTestApp();
-    ({ sku, id: productId } = await createProduct(t, { stock: 3 }));
+    ({ sku, id: productId } = await createProduct({ stock: 3 }));
   });
   afterAll(async () => {
     await t.stop();

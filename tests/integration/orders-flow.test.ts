@@ -29,7 +29,7 @@ describe('order flow through pg-boss jobs', () => {
   });
 
   it('when an order is created and payment succeeds, then it completes with the full timeline in order', async () => {
-    const product = await createProduct(t, { stock: 10, priceCents: 1500 });
+    const product = await createProduct({ stock: 10, priceCents: 1500 });
     const res = await t.http.post('/orders/create').send({ customerId: 'cust_happy', items: [{ sku: product.sku, quantity: 2 }] });
     expect(res.status).toBe(202);
     expect(res.headers.location).toBe(`/orders/${res.body.order.id}`);
@@ -51,7 +51,7 @@ describe('order flow through pg-boss jobs', () => {
   });
 
   it('when an order takes available stock down to the low-stock threshold, then its timeline says LOW_STOCK once, and later orders below it do not repeat it', async () => {
-    const product = await createProduct(t, { stock: 6, lowStockThreshold: 3 });
+    const product = await createProduct({ stock: 6, lowStockThreshold: 3 });
     const first = await t.http.post('/orders/create').send({ customerId: 'cust_low_stock', items: [{ sku: product.sku, quantity: 3 }] });
     expect(first.status).toBe(202);
     const crossing = await waitForTerminal(t, first.body.order.id);
@@ -68,7 +68,7 @@ describe('order flow through pg-boss jobs', () => {
 
   it('when the provider declines, then the order fails PAYMENT_DECLINED and its stock is released', async () => {
     t.payments.settings.declineRate = 1;
-    const product = await createProduct(t, { stock: 5 });
+    const product = await createProduct({ stock: 5 });
     const res = await t.http.post('/orders').send({ customerId: 'cust_decline', items: [{ sku: product.sku, quantity: 3 }] });
     const order = await waitForTerminal(t, res.body.order.id);
     expect(order).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_DECLINED', paymentAttempts: 1 });
@@ -81,7 +81,7 @@ describe('order flow through pg-boss jobs', () => {
   it('when every attempt fails, then the order fails PAYMENT_RETRIES_EXHAUSTED after the maximum attempts', async () => {
     t.payments.settings.down = true;
     try {
-      const product = await createProduct(t, { stock: 5 });
+      const product = await createProduct({ stock: 5 });
       const res = await t.http.post('/orders').send({ customerId: 'cust_exhaust', items: [{ sku: product.sku, quantity: 1 }] });
       const order = await waitForTerminal(t, res.body.order.id);
       expect(order).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_RETRIES_EXHAUSTED', paymentAttempts: t.config.payments.maxAttempts });
@@ -97,7 +97,7 @@ describe('order flow through pg-boss jobs', () => {
 
   it('when the provider charges but the response is lost, then the charge is found under its idempotency key and the order completes with exactly one charge', async () => {
     t.payments.settings.lostResponseRate = 1;
-    const product = await createProduct(t, { stock: 5 });
+    const product = await createProduct({ stock: 5 });
     const res = await t.http.post('/orders').send({ customerId: 'cust_lost', items: [{ sku: product.sku, quantity: 1 }] });
     const order = await waitForTerminal(t, res.body.order.id);
     expect(order.status).toBe('completed');
@@ -110,7 +110,7 @@ describe('order flow through pg-boss jobs', () => {
 
   it('when payments fail half the time, then 50 orders all reach a terminal state and the invariants hold', async () => {
     t.payments.settings.failureRate = 0.5;
-    const product = await createProduct(t, { stock: 1000 });
+    const product = await createProduct({ stock: 1000 });
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) => t.http.post('/orders').send({ customerId: `cust_flaky_${i}`, items: [{ sku: product.sku, quantity: 1 }] })),
     );
@@ -123,7 +123,7 @@ describe('order flow through pg-boss jobs', () => {
   }, 90_000);
 
   it('when 100 orders of 1 compete for stock 10, then at most 10 complete and stock never goes negative', async () => {
-    const product = await createProduct(t, { stock: 10 });
+    const product = await createProduct({ stock: 10 });
     const responses = await Promise.all(
       Array.from({ length: 100 }, (_, i) => t.http.post('/orders/create').send({ customerId: `cust_race_${i}`, items: [{ sku: product.sku, quantity: 1 }] })),
     );

@@ -1,5 +1,5 @@
 import { Order } from '../../src/modules/orders';
-import { paymentIdempotencyKey } from '../../src/modules/orders/flow';
+import { paymentIdempotencyKey } from '../../src/modules/orders';
 import { QUEUES } from '../../src/queue/queues';
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
@@ -49,7 +49,7 @@ describe('payments: a charge the service never heard about', () => {
   }
 
   it('when every charge call fails at the edge but the provider holds a charge for the order, then the order completes with that charge', async () => {
-    const product = await createProduct(t, { stock: 5, priceCents: 700 });
+    const product = await createProduct({ stock: 5, priceCents: 700 });
     // Every POST /charges fails (503 or a hang past the timeout) after 500 ms, time enough to
     // put the earlier attempt's charge in place first.
     Object.assign(t.payments.settings, { failureRate: 1, latencyMs: 500 });
@@ -66,7 +66,7 @@ describe('payments: a charge the service never heard about', () => {
   });
 
   it('when the provider holds a declined charge and the call fails at the edge, then the order fails PAYMENT_DECLINED', async () => {
-    const product = await createProduct(t, { stock: 5 });
+    const product = await createProduct({ stock: 5 });
     Object.assign(t.payments.settings, { failureRate: 1, latencyMs: 500 });
     const res = await t.http.post('/orders').send({ customerId: 'cust_lost_decline', items: [{ sku: product.sku, quantity: 1 }] });
     chargeAtProvider(res.body.order.id, 1250, 'declined');
@@ -78,7 +78,7 @@ describe('payments: a charge the service never heard about', () => {
   });
 
   it('when a charge job dies after the provider charged, then the dead-letter worker collects the charge instead of failing the order', async () => {
-    const product = await createProduct(t, { stock: 5, priceCents: 900 });
+    const product = await createProduct({ stock: 5, priceCents: 900 });
     // The order sits reserved with one attempt made and no charge job left: what a worker killed
     // mid-call on the last delivery leaves once the job has expired into the dead-letter queue.
     t.payments.settings.down = true;
@@ -98,7 +98,7 @@ describe('payments: a charge the service never heard about', () => {
   });
 
   it('when a charge job dies and the provider holds nothing, then the dead-letter worker releases the stock and fails the order', async () => {
-    const product = await createProduct(t, { stock: 5 });
+    const product = await createProduct({ stock: 5 });
     t.payments.settings.down = true;
     const res = await t.http.post('/orders').send({ customerId: 'cust_dead_nothing', items: [{ sku: product.sku, quantity: 1 }] });
     const orderId = res.body.order.id;

@@ -29,7 +29,7 @@ describe('prepared statements', () => {
     });
 
     it('when a migration adds a column to "Orders" while the service runs, then orders are still created, read and listed', async () => {
-      const product = await createProduct(t, { stock: 10 });
+      const product = await createProduct({ stock: 10 });
       const order = async () => {
         const created = await t.http.post('/orders/create').send({ customerId: 'cust_prepared', items: [{ sku: product.sku, quantity: 1 }] });
         expect(created.status).toBe(202);

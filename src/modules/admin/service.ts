@@ -56,21 +56,17 @@ export class AdminService {
   /** The newest failed jobs of any queue, and every job that reached a dead-letter queue. */
   async failedJobs(limit: number): Promise<FailedJob[]> {
     const jobs = await this.ctx.queue.inspect.failedJobs(limit, [...DEAD_LETTER_QUEUES]);
-    return jobs.map((job) => {
-      const output = job.output as { message?: unknown } | null;
-      const error = output === null || output === undefined ? null : typeof output.message === 'string' ? output.message : JSON.stringify(output);
-      return {
-        id: job.id,
-        queue: job.queue,
-        state: job.state,
-        orderId: typeof (job.data as { orderId?: unknown } | null)?.orderId === 'string' ? (job.data as { orderId: string }).orderId : null,
-        retryCount: job.retryCount,
-        retryLimit: job.retryLimit,
-        error: error === null ? null : error.slice(0, 300),
-        createdAt: iso(job.createdOn)!,
-        finishedAt: iso(job.completedOn),
-      };
-    });
+    return jobs.map((job) => ({
+      id: job.id,
+      queue: job.queue,
+      state: job.state,
+      orderId: typeof (job.data as { orderId?: unknown } | null)?.orderId === 'string' ? (job.data as { orderId: string }).orderId : null,
+      retryCount: job.retryCount,
+      retryLimit: job.retryLimit,
+      error: job.error,
+      createdAt: iso(job.createdOn)!,
+      finishedAt: iso(job.completedOn),
+    }));
   }
 
   ordersPerMinute() {

@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import Joi from 'joi';
 import type { AppContext } from '../../context';
-import { AppError } from '../../shared/errors';
+import { AppError, refuseNul } from '../../shared/errors';
 import { methodNotAllowed, validate } from '../../shared/validate';
 import { findClient } from './clients';
 import { DUMMY_HASH, verifySecret } from './secrets';
@@ -20,13 +20,8 @@ export function authRouter(ctx: AppContext, tokens: TokenService): Router {
     .route('/auth/token')
     .post(express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
       const input = validate(tokenRequestSchema, req.body ?? {});
-      // Sequelize writes WHERE values into the SQL text, where a NUL is not refused as a bound one
-      // is: refuse it as src/http answers PostgreSQL's refusal (400, not 401).
-      if (input.client_id.includes('\u0000')) {
-        throw new AppError('VALIDATION_FAILED', 'The request is not valid', [
-          { path: '(request)', message: 'text that cannot be stored: a NUL character or bytes that are not UTF-8' },
-        ]);
-      }
+      // A 400 like any text the database cannot store, not a 401.
+      refuseNul(input.client_id);
       const client = await findClient(ctx.sequelize, input.client_id);
       // Same work and the same answer whether the client exists or not.
       const valid = await verifySecret(input.client_secret, client?.secret_hash ?? DUMMY_HASH);

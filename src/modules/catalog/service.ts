@@ -1,6 +1,6 @@
 import { Op, UniqueConstraintError, col, fn, where as sqlWhere, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context';
-import { AppError } from '../../shared/errors';
+import { AppError, refuseNul } from '../../shared/errors';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { isLowStock } from './data/stock-level';
 import { Category, Product, ProductCategory } from './models';
@@ -66,18 +66,6 @@ export function toProductView(product: Product, categories: CategoryRef[] = (pro
 /** Escapes LIKE's wildcards so a search for "70%" means the text "70%". */
 function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-/**
- * Sequelize writes WHERE values into the SQL text, where a NUL becomes the two characters "\0"
- * instead of meeting PostgreSQL's refusal of a bound one: answer as src/http answers that refusal.
- */
-function refuseNul(...values: Array<string | undefined>): void {
-  if (values.some((v) => v?.includes('\u0000'))) {
-    throw new AppError('VALIDATION_FAILED', 'The request is not valid', [
-      { path: '(request)', message: 'text that cannot be stored: a NUL character or bytes that are not UTF-8' },
-    ]);
-  }
 }
 
 const PRODUCT_NOT_FOUND = (sku: string) => new AppError('PRODUCT_NOT_FOUND', `No product with SKU ${sku}`, { sku });

@@ -3,7 +3,7 @@ import { availableOf } from '../catalog';
 import { commitReservations } from './data/commit-reservations';
 import { lockProducts } from './data/lock-products';
 import { lockReservedProducts } from './data/lock-reserved-products';
-import { releaseReservations } from './data/release-reservations';
+import { releaseReservations, type SettledRow } from './data/release-reservations';
 import { reserveLines } from './data/reserve-lines';
 
 /**
@@ -85,11 +85,8 @@ export async function reserveStock(
   };
 }
 
-export interface SettledLine {
-  productId: number;
-  sku: string;
-  quantity: number;
-}
+/** A product whose reservation for the order was settled, and how many units. */
+export type SettledLine = SettledRow;
 
 /**
  * Ends an order's active reservations: `commit` takes the units out of stock (payment done),

@@ -1,8 +1,8 @@
-import { Transaction, type Sequelize } from 'sequelize';
-import { releaseStock } from '../inventory';
+import type { Sequelize, Transaction } from 'sequelize';
+import { releaseStock, type SettledLine } from '../inventory';
 import { recordOrderFinished } from '../../observability/metrics';
-import { PAYMENT_LEASE, type FailureReason, type OrderStatus, type TerminalStatus } from './lifecycle';
-import { Order } from './models';
+import { type FailureReason, type OrderStatus, type TerminalStatus } from './lifecycle';
+import { lockForClose } from './data/lock-for-close';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
 
 /**
@@ -13,8 +13,6 @@ import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-lo
  * order that is already terminal, only write the story).
  */
 
-/** A line of stock given back, as inventory reports it. */
-export type SettledLine = Awaited<ReturnType<typeof releaseStock>>[number];
 
 export interface Closing {
   /** The statuses the order may be closed from; in any other it is left alone. */
@@ -43,15 +41,11 @@ export async function releaseAndClose(
   outer?: Transaction,
 ): Promise<CloseOutcome> {
   const work = async (transaction: Transaction): Promise<CloseOutcome> => {
-    const order = await Order.findByPk(orderId, {
-      attributes: ['id', 'customerId', 'status', 'paymentLeaseUntil', 'createdAt'],
-      lock: Transaction.LOCK.NO_KEY_UPDATE,
-      transaction,
-    });
+    const order = await lockForClose.one(sequelize, [orderId], transaction);
     if (!order || (closing.customerId !== undefined && order.customerId !== closing.customerId)) return { kind: 'missing' };
     const from = order.status;
     if (!closing.from.includes(from)) return { kind: 'left_alone', status: from };
-    if (closing.respectLease && PAYMENT_LEASE.held(order.paymentLeaseUntil)) return { kind: 'lease_held', status: from };
+    if (closing.respectLease && order.leaseHeld) return { kind: 'lease_held', status: from };
 
     const released = await releaseStock(sequelize, orderId, transaction);
     const entries = closing.story(from, released);

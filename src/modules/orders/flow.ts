@@ -12,7 +12,6 @@ import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason, type OrderSta
 import { Order } from './models';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
 
-export { paymentIdempotencyKey };
 
 /**
  * The order flow as steps, each a transaction that changes the order's status with a

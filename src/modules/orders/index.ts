@@ -15,12 +15,12 @@ export {
   FAILURE_REASONS,
   isTerminal,
   isOpen,
+  paymentIdempotencyKey,
   type OrderStatus,
   type OpenStatus,
   type TerminalStatus,
   type FailureReason,
   type OrderEvent,
 } from './lifecycle';
-export { appendOrderLogs, type OrderLogEntry } from './order-log';
 export { checkOrderIntegrity, releaseOrphanedReservations, type OrderProblemKind } from './integrity';
 export { orderStats, type OrderStats, type MinuteBucket } from './stats';

@@ -1,15 +1,8 @@
 import cron from 'node-cron';
 import type { AppContext } from '../../context';
-import type { JobOf } from '../../queue/job-queue';
+import { BatchFailure, type JobOf } from '../../queue/job-queue';
 import { QUEUES, type QueueName } from '../../queue/queues';
 import { OrderFlow, RetryableStepError } from './flow';
-
-export class BatchFailure extends Error {
-  constructor(readonly failures: Array<{ jobId: string; error: Error }>) {
-    super(failures.map((f) => f.error.message).join('; '));
-    this.name = 'BatchFailure';
-  }
-}
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

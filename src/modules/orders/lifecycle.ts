@@ -72,15 +72,13 @@ export const TERMINAL_EVENTS: Readonly<Record<TerminalStatus, OrderEvent>> = Obj
 
 /**
  * The payment lease: each charge attempt holds the order for the provider call's timeout plus a
- * margin, so cancel and the expiry sweeper cannot close an order whose payment is in flight. The
- * margin also absorbs clock skew between this process (`held`) and the database, whose clock the
- * SQL twin of `held` uses (data/payment-lease.ts).
+ * margin, so cancel, the expiry sweeper and the dead-letter worker cannot close an order whose
+ * payment is in flight. It is held while its end lies in the future on the database's clock
+ * (data/payment-lease.ts, the one place that test is written); no lease (NULL) is never held.
  */
 export const PAYMENT_LEASE = Object.freeze({
   marginSeconds: 10,
   seconds: (paymentTimeoutMs: number): number => Math.ceil(paymentTimeoutMs / 1000) + PAYMENT_LEASE.marginSeconds,
-  /** A lease is held while its end lies in the future; none (null) is never held. */
-  held: (leaseUntil: Date | null, now: Date = new Date()): boolean => leaseUntil !== null && leaseUntil.getTime() > now.getTime(),
 });
 
 /** Stable per order, so a retry after a lost response never charges twice. */
