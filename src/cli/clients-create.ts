@@ -40,7 +40,7 @@ async function main(): Promise<number> {
   }
   const sequelize = registerModels(createSequelize(url, { poolMax: 1, logger: createLogger('silent') }));
   try {
-    const { secret } = await createClient(sequelize, { clientId, role, customerId: values.customer ?? null, name: values.name });
+    const { secret } = await createClient({ clientId, role, customerId: values.customer ?? null, name: values.name });
     process.stdout.write(
       `Created ${role} client${role === 'customer' ? ` for ${values.customer}` : ''}.\n` +
         `  client_id:     ${clientId}\n  client_secret: ${secret}\n` +

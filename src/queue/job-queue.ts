@@ -248,7 +248,7 @@ export class JobQueue {
     if (pollers.length) pollers[Math.floor(Math.random() * pollers.length)].wake();
   }
 
-  /** Completes some jobs of a batch now; see runBatch in the orders module for why. */
+  /** Completes some jobs of a batch now (perJob in src/modules/orders/jobs.ts: the rest are then failed alone). */
   async complete(name: QueueName, ids: string[]): Promise<void> {
     if (ids.length) await this.boss.complete(name, ids);
   }

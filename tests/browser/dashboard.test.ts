@@ -4,7 +4,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { runSeeders } from '../../src/db/migrate';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
-import { createClient } from '../../src/modules/auth/clients';
+import { createClient } from '../../src/modules/auth';
 import { listen, type RunningServer } from '../../src/shared/http-server';
 import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -60,8 +60,8 @@ describe('operations dashboard in a real browser', () => {
       },
     });
     await runSeeders(t.ctx.sequelize); // the demo catalog, as `npm run db:seed` gives it
-    await createClient(t.ctx.sequelize, { clientId: ADMIN.clientId, role: 'admin', secret: ADMIN.secret });
-    await createClient(t.ctx.sequelize, { clientId: SHOP.clientId, role: 'customer', customerId: 'cust_001', secret: SHOP.secret });
+    await createClient({ clientId: ADMIN.clientId, role: 'admin', secret: ADMIN.secret });
+    await createClient({ clientId: SHOP.clientId, role: 'customer', customerId: 'cust_001', secret: SHOP.secret });
     server = await listen(t.app, 0);
 
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderloop-chromium-'));

@@ -17,8 +17,8 @@ describe('authentication and scopes', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    await createClient(t.ctx.sequelize, { clientId: 'shop-a', role: 'customer', customerId: 'cust_a', secret: 'secret-a-0123456789' });
-    await createClient(t.ctx.sequelize, { clientId: 'ops', role: 'admin', secret: 'secret-ops-0123456789' });
+    await createClient({ clientId: 'shop-a', role: 'customer', customerId: 'cust_a', secret: 'secret-a-0123456789' });
+    await createClient({ clientId: 'ops', role: 'admin', secret: 'secret-ops-0123456789' });
     sku = (await createProduct({ stock: 50 })).sku;
   });
   afterAll(async () => {

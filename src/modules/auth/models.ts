@@ -6,6 +6,7 @@ import {
   type InferCreationAttributes,
   type Sequelize,
 } from 'sequelize';
+import { TIMESTAMP_COLUMNS, tableOptions } from '../../db/model-definition';
 import type { ClientRole } from './tokens';
 
 const ROLES: ClientRole[] = ['customer', 'admin'];
@@ -34,9 +35,8 @@ export function initAuthModels(sequelize: Sequelize): void {
       customerId: { type: DataTypes.STRING(64), allowNull: true },
       name: { type: DataTypes.STRING(200), allowNull: true },
       disabledAt: { type: DataTypes.DATE, allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    { sequelize, modelName: 'ApiClient', tableName: 'Api_Clients', underscored: true, timestamps: true },
+    tableOptions(sequelize, 'ApiClient', 'Api_Clients'),
   );
 }

@@ -22,13 +22,13 @@ export function authRouter(ctx: AppContext, tokens: TokenService): Router {
       const input = validate(tokenRequestSchema, req.body ?? {});
       // A 400 like any text the database cannot store, not a 401.
       refuseNul(input.client_id);
-      const client = await findClient(ctx.sequelize, input.client_id);
+      const client = await findClient(input.client_id);
       // Same work and the same answer whether the client exists or not.
-      const valid = await verifySecret(input.client_secret, client?.secret_hash ?? DUMMY_HASH);
-      if (!client || !valid || client.disabled_at) {
+      const valid = await verifySecret(input.client_secret, client?.secretHash ?? DUMMY_HASH);
+      if (!client || !valid || client.disabledAt) {
         throw new AppError('UNAUTHORIZED', 'Unknown client or wrong secret', { reason: 'invalid_client' });
       }
-      const accessToken = await tokens.issue({ clientId: client.client_id, role: client.role, customerId: client.customer_id });
+      const accessToken = await tokens.issue({ clientId: client.clientId, role: client.role, customerId: client.customerId });
       res.set('Cache-Control', 'no-store').json({ access_token: accessToken, token_type: 'Bearer', expires_in: tokens.ttlSeconds });
     })
     .all(methodNotAllowed);

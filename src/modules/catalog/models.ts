@@ -8,6 +8,7 @@ import {
   type NonAttribute,
   type Sequelize,
 } from 'sequelize';
+import { TIMESTAMP_COLUMNS, tableOptions } from '../../db/model-definition';
 import { isLowStock } from './data/stock-level';
 import { SLUG_PATTERN } from './schemas';
 
@@ -99,20 +100,14 @@ export function initCatalogModels(sequelize: Sequelize): void {
       stockReserved: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0, validate: { min: 0 } },
       lowStockThreshold: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 5, validate: { min: 0 } },
       category: { type: DataTypes.STRING(100), allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    {
-      sequelize,
-      modelName: 'Product',
-      tableName: 'Products',
-      underscored: true,
-      timestamps: true,
+    tableOptions(sequelize, 'Product', 'Products', {
       scopes: {
         // The products the admin stock view flags: available at or below the threshold.
         lowStock: { where: { [Op.and]: [isLowStock()] } },
       },
-    },
+    }),
   );
 
   Category.init(
@@ -121,10 +116,9 @@ export function initCatalogModels(sequelize: Sequelize): void {
       // Unique regardless of case (a unique index on lower(name)).
       name: { type: DataTypes.STRING(100), allowNull: false, validate: { notEmpty: true } },
       slug: { type: DataTypes.STRING(100), allowNull: false, unique: true, validate: { is: SLUG_PATTERN } },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    { sequelize, modelName: 'Category', tableName: 'Categories', underscored: true, timestamps: true },
+    tableOptions(sequelize, 'Category', 'Categories'),
   );
 
   ProductCategory.init(
@@ -132,10 +126,9 @@ export function initCatalogModels(sequelize: Sequelize): void {
       productId: { type: DataTypes.INTEGER, allowNull: false, primaryKey: true },
       categoryId: { type: DataTypes.INTEGER, allowNull: false, primaryKey: true },
       position: { type: DataTypes.SMALLINT, allowNull: false, defaultValue: 0, validate: { min: 0 } },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    { sequelize, modelName: 'ProductCategory', tableName: 'Product_Categories', underscored: true, timestamps: true },
+    tableOptions(sequelize, 'ProductCategory', 'Product_Categories'),
   );
 
   Product.belongsToMany(Category, { through: ProductCategory, as: 'categories', foreignKey: 'productId', otherKey: 'categoryId' });

@@ -9,6 +9,7 @@ import {
   type NonAttribute,
   type Sequelize,
 } from 'sequelize';
+import { TIMESTAMP_COLUMNS, tableOptions } from '../../db/model-definition';
 import type { Product } from '../catalog';
 import type { Order } from '../orders';
 import { SYNC_STATUSES, SYNC_TRIGGERS, type SyncStatus, type SyncTrigger } from './schemas';
@@ -89,20 +90,14 @@ export function initInventoryModels(sequelize: Sequelize): void {
       quantity: { type: DataTypes.INTEGER, allowNull: false, validate: { min: 1 } },
       status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'active', validate: { isIn: [[...RESERVATION_STATUSES]] } },
       expiresAt: { type: DataTypes.DATE, allowNull: false },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    {
-      sequelize,
-      modelName: 'StockReservation',
-      tableName: 'Stock_Reservations',
-      underscored: true,
-      timestamps: true,
+    tableOptions(sequelize, 'StockReservation', 'Stock_Reservations', {
       scopes: {
         // The reservations that count in stock_reserved.
         active: { where: { status: 'active' } },
       },
-    },
+    }),
   );
 
   InventorySync.init(
@@ -127,19 +122,13 @@ export function initInventoryModels(sequelize: Sequelize): void {
       malformedCount: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       changes: { type: DataTypes.JSONB, allowNull: false, defaultValue: [] },
       error: { type: DataTypes.TEXT, allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    {
-      sequelize,
-      modelName: 'InventorySync',
-      tableName: 'Inventory_Syncs',
-      underscored: true,
-      timestamps: true,
+    tableOptions(sequelize, 'InventorySync', 'Inventory_Syncs', {
       scopes: {
         // A list of runs: the counts, not the per-SKU detail (up to thousands of entries per run).
         summary: { attributes: [...SYNC_SUMMARY_ATTRIBUTES, shortfallCountAttribute()] },
       },
-    },
+    }),
   );
 }

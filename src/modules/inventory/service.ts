@@ -1,4 +1,5 @@
 import type { AppContext } from '../../context';
+import { registeredSequelize } from '../../db/model-definition';
 import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
 import { recentSyncRuns } from './data/recent-syncs';
@@ -79,8 +80,7 @@ export interface RecentSync {
 
 /** The newest `limit` runs, newest first, with their first shortfalls and the start of their error. */
 export async function recentSyncs(limit: number): Promise<RecentSync[]> {
-  // The instance the models were registered on (src/db/models.ts).
-  const rows = await recentSyncRuns.rows(InventorySync.sequelize!, [limit]);
+  const rows = await recentSyncRuns.rows(registeredSequelize(InventorySync), [limit]);
   return rows.map((r) => ({
     id: Number(r.id),
     trigger: r.trigger,

@@ -1,6 +1,5 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { releaseStock, type SettledLine } from '../inventory';
-import { recordOrderFinished } from '../../observability/metrics';
 import { type FailureReason, type OrderStatus, type TerminalStatus } from './lifecycle';
 import { lockForClose } from './data/lock-for-close';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
@@ -52,11 +51,9 @@ export async function releaseAndClose(
     if (closing.to === null) {
       await appendOrderLogs(sequelize, orderId, entries, transaction);
     } else {
-      const to = closing.to;
       // The order row is locked above, so it is still in `from`: this cannot miss.
-      const createdAt = await transitionOrder(sequelize, { orderId, from, to, reason: closing.reason }, entries, transaction);
+      const createdAt = await transitionOrder(sequelize, { orderId, from, to: closing.to, reason: closing.reason }, entries, transaction);
       if (!createdAt) throw new Error(`order ${orderId} left ${from} while locked`);
-      transaction.afterCommit(() => recordOrderFinished(to, closing.reason, createdAt));
     }
     return { kind: 'closed', from, released };
   };

@@ -3,12 +3,12 @@ import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
 import { commitStock, fellToLowStock, reserveStock, type Shortage } from '../inventory';
 import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, type PaymentAttempt } from '../payments';
-import { metrics, recordOrderFinished } from '../../observability/metrics';
+import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
 import { claimCharge } from './data/claim-charge';
 import { linesForReserve } from './data/lines-for-reserve';
 import { sweepCandidates } from './data/sweep-candidates';
-import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason, type OrderStatus } from './lifecycle';
+import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason } from './lifecycle';
 import { Order } from './models';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
 
@@ -98,7 +98,7 @@ export class OrderFlow {
           });
         }
         // The order row is locked above, so it is still pending: this cannot miss.
-        await this.transition(orderId, 'pending', 'reserved', transaction, null, entries);
+        await transitionOrder(this.db, { orderId, from: 'pending', to: 'reserved' }, entries, transaction);
         return { kind: 'reserved' as const, low };
       })
       .catch(async (error: unknown) => {
@@ -126,7 +126,7 @@ export class OrderFlow {
   /** Fails a pending order whose stock was short; nothing was reserved or charged, so nothing is released. */
   private async failOutOfStock(orderId: string, shortages: Shortage[], meta: JobMeta) {
     const failed = await this.db.transaction((transaction) =>
-      this.transition(orderId, 'pending', 'failed', transaction, 'OUT_OF_STOCK', [
+      transitionOrder(this.db, { orderId, from: 'pending', to: 'failed', reason: 'OUT_OF_STOCK' }, [
         {
           event: 'OUT_OF_STOCK',
           message: `Not enough stock: ${shortages.map((s) => `${s.sku} (wanted ${s.requested}, available ${s.available})`).join(', ')}`,
@@ -141,7 +141,7 @@ export class OrderFlow {
           details: { reason: 'OUT_OF_STOCK' },
           jobId: meta.jobId,
         },
-      ]),
+      ], transaction),
     );
     // Null when the order left pending between the two transactions (a cancel won).
     return failed ? { kind: 'out_of_stock' as const, shortages } : { kind: 'skipped' as const, status: undefined };
@@ -209,7 +209,7 @@ export class OrderFlow {
       await recordPaymentAttempt(this.db, { orderId, ...p, outcome: 'succeeded' }, transaction);
       // Only an order that is still reserved has active reservations to commit.
       const committed = await commitStock(this.db, orderId, transaction);
-      const completed = await this.transition(orderId, 'reserved', 'completed', transaction, null, [
+      const completed = await transitionOrder(this.db, { orderId, from: 'reserved', to: 'completed' }, [
         {
           event: 'PAYMENT_SUCCEEDED',
           attempt: p.attempt,
@@ -230,7 +230,7 @@ export class OrderFlow {
           message: 'Order completed',
           jobId: meta.jobId,
         },
-      ]);
+      ], transaction);
       if (completed) return;
       if (committed.length) throw new Error(`order ${orderId} had active reservations but was not reserved`);
       // Only possible if the lease ran out mid-call and a cancel or the sweeper won.
@@ -330,21 +330,5 @@ export class OrderFlow {
       }
     }
     return failed;
-  }
-
-  /** A conditional status change with its log rows (one statement); metrics follow the commit. */
-  private async transition(
-    orderId: string,
-    from: OrderStatus,
-    to: 'reserved' | 'completed' | 'failed',
-    transaction: Transaction,
-    reason: FailureReason | null,
-    entries: OrderLogEntry[],
-  ): Promise<Date | null> {
-    const createdAt = await transitionOrder(this.db, { orderId, from, to, reason }, entries, transaction);
-    if (createdAt && to !== 'reserved') {
-      transaction.afterCommit(() => recordOrderFinished(to, reason, createdAt));
-    }
-    return createdAt;
   }
 }

@@ -8,6 +8,7 @@ import {
   type NonAttribute,
   type Sequelize,
 } from 'sequelize';
+import { TIMESTAMP_COLUMNS, tableOptions } from '../../db/model-definition';
 import type { StockReservation } from '../inventory';
 import type { Payment } from '../payments';
 import { OPEN_STATUSES, ORDER_STATUSES, TERMINAL_STATUSES, type OrderEvent, type OrderStatus } from './lifecycle';
@@ -91,21 +92,15 @@ export function initOrderModels(sequelize: Sequelize): void {
       idempotencyKey: { type: DataTypes.STRING(255), allowNull: true },
       requestHash: { type: DataTypes.CHAR(64), allowNull: true },
       requestId: { type: DataTypes.STRING(128), allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    {
-      sequelize,
-      modelName: 'Order',
-      tableName: 'Orders',
-      underscored: true,
-      timestamps: true,
+    tableOptions(sequelize, 'Order', 'Orders', {
       scopes: {
         // Orders whose jobs still own them (the orders_open_status partial index covers this).
         open: { where: { status: [...OPEN_STATUSES] } },
         terminal: { where: { status: [...TERMINAL_STATUSES] } },
       },
-    },
+    }),
   );
 
   OrderItem.init(
@@ -117,10 +112,9 @@ export function initOrderModels(sequelize: Sequelize): void {
       name: { type: DataTypes.STRING(200), allowNull: false },
       quantity: { type: DataTypes.INTEGER, allowNull: false, validate: { min: 1 } },
       unitPriceCents: { type: DataTypes.INTEGER, allowNull: false, validate: { min: 0 } },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    { sequelize, modelName: 'OrderItem', tableName: 'Order_Items', underscored: true, timestamps: true },
+    tableOptions(sequelize, 'OrderItem', 'Order_Items'),
   );
 
   OrderLog.init(
@@ -135,10 +129,10 @@ export function initOrderModels(sequelize: Sequelize): void {
       details: { type: DataTypes.JSONB, allowNull: true },
       jobId: { type: DataTypes.UUID, allowNull: true },
       requestId: { type: DataTypes.STRING(128), allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      createdAt: TIMESTAMP_COLUMNS.createdAt,
     },
     // The table has created_at only: a log row is never updated.
-    { sequelize, modelName: 'OrderLog', tableName: 'Order_Logs', underscored: true, timestamps: true, updatedAt: false },
+    tableOptions(sequelize, 'OrderLog', 'Order_Logs', { updatedAt: false }),
   );
 
   Order.hasMany(OrderItem, { as: 'items', foreignKey: 'orderId' });

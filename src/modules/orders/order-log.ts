@@ -1,7 +1,8 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { appendLogs } from './data/append-logs';
 import { transition } from './data/transition';
-import { canTransition, type FailureReason, type OrderEvent, type OrderStatus } from './lifecycle';
+import { recordOrderFinished } from '../../observability/metrics';
+import { canTransition, isTerminal, type FailureReason, type OrderEvent, type OrderStatus } from './lifecycle';
 
 /** One row of an order's story, as the flow writes it. */
 export interface OrderLogEntry {
@@ -42,8 +43,9 @@ export async function appendOrderLogs(
 
 /**
  * Moves an order from one status to another with a conditional update and writes its log rows,
- * in one statement. Returns the order's created_at when it changed, null when the order was not
- * in `from` (a repeated job). A change lifecycle.ts does not allow is a bug: it throws.
+ * in one statement; an order that reached a terminal status is counted in the metrics once the
+ * transaction commits. Returns the order's created_at when it changed, null when the order was
+ * not in `from` (a repeated job). A change lifecycle.ts does not allow is a bug: it throws.
  */
 export async function transitionOrder(
   sequelize: Sequelize,
@@ -53,5 +55,8 @@ export async function transitionOrder(
 ): Promise<Date | null> {
   if (!canTransition(change.from, change.to)) throw new Error(`order ${change.orderId}: no transition ${change.from} -> ${change.to}`);
   const row = await transition.one(sequelize, [change.orderId, change.from, change.to, change.reason ?? null, logRowsParam(entries)], transaction);
-  return row?.created_at ?? null;
+  if (!row) return null;
+  const { to } = change;
+  if (isTerminal(to)) transaction.afterCommit(() => recordOrderFinished(to, change.reason ?? null, row.created_at));
+  return row.created_at;
 }

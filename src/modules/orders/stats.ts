@@ -1,4 +1,4 @@
-import type { Sequelize } from 'sequelize';
+import { registeredSequelize } from '../../db/model-definition';
 import { ordersPerMinute } from './data/orders-per-minute';
 import { isTerminal, type TerminalStatus } from './lifecycle';
 import { Order } from './models';
@@ -19,17 +19,12 @@ export interface OrderStats {
   inFlight: { pending: number; reserved: number };
 }
 
-function boundSequelize(): Sequelize {
-  if (!Order.sequelize) throw new Error('the order models are not registered (registerModels)');
-  return Order.sequelize;
-}
-
 /**
  * Orders created in each of the last 60 minutes, split by where they are now (completed,
  * failed, cancelled, or still open), the hour's totals, and how many orders are open now.
  */
 export async function orderStats(): Promise<OrderStats> {
-  const rows = await ordersPerMinute.rows(boundSequelize(), []);
+  const rows = await ordersPerMinute.rows(registeredSequelize(Order), []);
   const nowMinute = new Date(rows[0].now_minute).getTime();
   const perMinute: MinuteBucket[] = [];
   const index = new Map<number, MinuteBucket>();

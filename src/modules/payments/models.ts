@@ -6,6 +6,7 @@ import {
   type InferCreationAttributes,
   type Sequelize,
 } from 'sequelize';
+import { TIMESTAMP_COLUMNS, tableOptions } from '../../db/model-definition';
 
 /**
  * "Payments": one row per charge attempt, written only by this module. At most one succeeded
@@ -45,19 +46,13 @@ export function initPaymentModels(sequelize: Sequelize): void {
       amountCents: { type: DataTypes.BIGINT, allowNull: false, validate: { min: 0 } },
       currency: { type: DataTypes.CHAR(3), allowNull: false },
       durationMs: { type: DataTypes.INTEGER, allowNull: true },
-      createdAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
-      updatedAt: { type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW },
+      ...TIMESTAMP_COLUMNS,
     },
-    {
-      sequelize,
-      modelName: 'Payment',
-      tableName: 'Payments',
-      underscored: true,
-      timestamps: true,
+    tableOptions(sequelize, 'Payment', 'Payments', {
       scopes: {
         // The one charge that paid for an order, if any.
         succeeded: { where: { outcome: 'succeeded' } },
       },
-    },
+    }),
   );
 }
