@@ -45,15 +45,21 @@ export interface AppConfig {
   };
   queue: {
     schema: string;
+    /** Database-bound jobs (reserve, dead letter) in flight per queue per process. */
     workers: number;
     batchSize: number;
-    /** Jobs of one batch in flight at once, so workers leave pool connections for the API. */
-    jobConcurrency: number;
     pollingIntervalSeconds: number;
+    /** Longest pause of an idle job loop (pauses double from pollingIntervalSeconds while nothing arrives). */
+    idlePollSeconds: number;
     jobExpireSeconds: number;
   };
   orders: {
     reservationTtlSeconds: number;
+    /**
+     * Intake answers 503 while the oldest order job has waited this long for a worker: orders
+     * accepted into a deeper backlog could not be charged before their reservations expire.
+     */
+    maxBacklogSeconds: number;
     sweeperCron: string;
     sweeperBatchSize: number;
   };
@@ -61,6 +67,8 @@ export interface AppConfig {
     providerUrl?: string;
     timeoutMs: number;
     maxAttempts: number;
+    /** Charge attempts in flight per process: they wait on the provider, not on a connection. */
+    concurrency: number;
     retryDelaySeconds: number;
     retryBackoff: boolean;
     mock: {
@@ -130,19 +138,21 @@ const schema = Joi.object({
   RATE_LIMIT_ORDERS_PER_MINUTE: nonNegativeInt.default(600),
 
   QUEUE_SCHEMA: Joi.string().pattern(/^[a-z_][a-z0-9_]*$/).default('pgboss'),
-  WORKER_CONCURRENCY: positiveInt.default(4),
+  WORKER_CONCURRENCY: positiveInt.default(8),
   WORKER_BATCH_SIZE: positiveInt.default(25),
-  WORKER_JOB_CONCURRENCY: positiveInt.default(4),
   WORKER_POLL_INTERVAL_S: Joi.number().min(0.5).default(0.5).messages({ '*': 'must be a number of seconds, at least 0.5' }),
+  WORKER_IDLE_POLL_S: Joi.number().min(0.5).max(60).default(2).messages({ '*': 'must be a number of seconds from 0.5 to 60' }),
   JOB_EXPIRE_S: positiveInt.default(60),
 
   RESERVATION_TTL_S: positiveInt.default(900),
+  INTAKE_MAX_BACKLOG_S: positiveInt,
   SWEEPER_CRON: cronExpression.default('* * * * *'),
   SWEEPER_BATCH_SIZE: positiveInt.default(200),
 
   PAYMENT_PROVIDER_URL: url,
   PAYMENT_TIMEOUT_MS: positiveInt.default(3000),
   PAYMENT_MAX_ATTEMPTS: positiveInt.default(5),
+  PAYMENT_CONCURRENCY: Joi.number().integer().min(1).max(1000).default(100).messages({ '*': 'must be an integer from 1 to 1000' }),
   PAYMENT_RETRY_DELAY_S: nonNegativeInt.default(2),
   PAYMENT_RETRY_BACKOFF: bool.default(true),
   PAYMENT_MOCK_PORT: port.default(4001),
@@ -199,6 +209,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('JWT_SECRET must be set (at least 32 characters) when NODE_ENV=production, got undefined');
   }
 
+  if (v.INTAKE_MAX_BACKLOG_S !== undefined && v.INTAKE_MAX_BACKLOG_S >= v.RESERVATION_TTL_S) {
+    throw new ConfigError(`INTAKE_MAX_BACKLOG_S must be less than RESERVATION_TTL_S (${v.RESERVATION_TTL_S}), got ${v.INTAKE_MAX_BACKLOG_S}`);
+  }
+
   const config: AppConfig = {
     nodeEnv: v.NODE_ENV,
     role: v.ROLE,
@@ -229,12 +243,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       schema: v.QUEUE_SCHEMA,
       workers: v.WORKER_CONCURRENCY,
       batchSize: v.WORKER_BATCH_SIZE,
-      jobConcurrency: v.WORKER_JOB_CONCURRENCY,
       pollingIntervalSeconds: v.WORKER_POLL_INTERVAL_S,
+      idlePollSeconds: v.WORKER_IDLE_POLL_S,
       jobExpireSeconds: v.JOB_EXPIRE_S,
     },
     orders: {
       reservationTtlSeconds: v.RESERVATION_TTL_S,
+      // A third of the TTL leaves the other two for the charge's own wait and its retries.
+      maxBacklogSeconds: v.INTAKE_MAX_BACKLOG_S ?? Math.max(1, Math.floor(v.RESERVATION_TTL_S / 3)),
       sweeperCron: v.SWEEPER_CRON,
       sweeperBatchSize: v.SWEEPER_BATCH_SIZE,
     },
@@ -242,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       providerUrl: v.PAYMENT_PROVIDER_URL,
       timeoutMs: v.PAYMENT_TIMEOUT_MS,
       maxAttempts: v.PAYMENT_MAX_ATTEMPTS,
+      concurrency: v.PAYMENT_CONCURRENCY,
       retryDelaySeconds: v.PAYMENT_RETRY_DELAY_S,
       retryBackoff: v.PAYMENT_RETRY_BACKOFF,
       mock: {

@@ -301,6 +301,9 @@
       }
     });
     setKpi('kpi-waiting', fmtInt(waiting), retry ? retry + ' in retry' : 'none in retry');
+    var b = o.backlog;
+    setKpi('kpi-backlog', b.oldestSeconds + ' s', b.shedding ? 'intake refusing orders (over ' + b.maxSeconds + ' s)' : 'intake sheds over ' + b.maxSeconds + ' s');
+    $('kpi-backlog').parentNode.classList.toggle('alert', b.shedding);
     setKpi('kpi-dead', fmtInt(dead));
     $('kpi-dead').parentNode.classList.toggle('alert', dead > 0);
   }

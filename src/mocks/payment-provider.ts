@@ -38,12 +38,26 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * timeout, declines, and "charged, then the response was lost". A replayed
  * Idempotency-Key returns the original result and never charges again.
  */
-export function buildPaymentProviderMock(initial: PaymentMockSettings): { app: Express; charges: Map<string, Charge>; settings: PaymentMockSettings & { down: boolean } } {
+export function buildPaymentProviderMock(initial: PaymentMockSettings): {
+  app: Express;
+  charges: Map<string, Charge>;
+  settings: PaymentMockSettings & { down: boolean };
+  /** Charge requests being answered now, and the most at once so far (how many the caller sends in parallel). */
+  load: { inFlight: number; peakInFlight: number };
+} {
   const settings = { ...initial, down: false };
   const byKey = new Map<string, Charge>();
+  const load = { inFlight: 0, peakInFlight: 0 };
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json());
+
+  app.post('/charges', (req, res, next) => {
+    load.inFlight += 1;
+    load.peakInFlight = Math.max(load.peakInFlight, load.inFlight);
+    res.once('close', () => (load.inFlight -= 1));
+    next();
+  });
 
   app.post('/charges', async (req, res) => {
     if (settings.latencyMs) await sleep(settings.latencyMs);
@@ -117,10 +131,11 @@ export function buildPaymentProviderMock(initial: PaymentMockSettings): { app: E
     Object.assign(settings, value);
     res.json(settings);
   });
+  app.get('/load', (_req, res) => res.json(load));
   app.get('/health', (_req, res) => res.json({ status: 'ok' }));
   app.use((_req, res) => res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } }));
 
-  return { app, charges: byKey, settings };
+  return { app, charges: byKey, settings, load };
 }
 
 export async function startPaymentProviderMock(

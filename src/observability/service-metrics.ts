@@ -8,7 +8,8 @@ const perContext = new WeakMap<AppContext, Registry>();
 /**
  * What GET /metrics (and the METRICS_PORT server) expose for one service: the process-wide
  * registry (process defaults, HTTP, orders, payments, inventory) plus this service's job gauge,
- * which reads pg-boss's table on each scrape (through QueueStats' 1.5 s cache).
+ * which reads pg-boss's table on each scrape (through QueueStats' 1.5 s cache), and the order
+ * queues' backlog age (sampled by the queue every second).
  */
 export function metricsRegistryOf(ctx: AppContext): Registry {
   const existing = perContext.get(ctx);
@@ -29,6 +30,24 @@ export function metricsRegistryOf(ctx: AppContext): Registry {
         // The series go missing for this scrape; the process metrics still answer.
         ctx.logger.warn({ err: error }, 'metrics: could not read pg-boss job counts');
       }
+    },
+  });
+
+  new Gauge({
+    name: 'orderloop_queue_backlog_age_seconds',
+    help: 'How long the oldest ready job of each order queue has waited for a worker (sampled every second); intake sheds load past INTAKE_MAX_BACKLOG_S',
+    labelNames: ['queue'] as const,
+    registers: [own],
+    collect() {
+      for (const { queue, ageSeconds } of ctx.queue.backlog.ageByQueue()) this.set({ queue }, ageSeconds);
+    },
+  });
+  new Gauge({
+    name: 'orderloop_intake_max_backlog_seconds',
+    help: 'The backlog age past which POST /orders/create answers 503 (INTAKE_MAX_BACKLOG_S)',
+    registers: [own],
+    collect() {
+      this.set(ctx.config.orders.maxBacklogSeconds);
     },
   });
 

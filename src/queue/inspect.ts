@@ -73,6 +73,19 @@ export class QueueInspector {
     return job ?? null;
   }
 
+  /**
+   * For each of the queues that has jobs ready to run (created or retrying, due now), how long
+   * the longest-waiting of them has been due: how far behind the workers are.
+   */
+  async readyBacklogAges(queues: readonly string[]): Promise<Array<{ queue: string; ageSeconds: number }>> {
+    return this.rows<{ queue: string; ageSeconds: number }>(
+      `SELECT name AS queue, extract(epoch FROM now() - min(start_after))::float8 AS "ageSeconds" FROM ${this.table}
+       WHERE name = ANY($1::text[]) AND state IN ('created', 'retry') AND start_after <= now()
+       GROUP BY name`,
+      [[...queues]],
+    );
+  }
+
   /** The jobs of a queue whose payload has `key` = `value` (e.g. every charge job of one order), oldest first. */
   async jobsWithData(queue: string, key: string, value: string): Promise<InspectedJob[]> {
     return this.rows<InspectedJob>(

@@ -4,6 +4,8 @@ import type { AppConfig } from '../config';
 import type { Logger } from '../shared/logger';
 import { PreparingClient } from '../db/prepared-statements';
 import { QueueInspector } from './inspect';
+import { BacklogWatch } from './backlog';
+import { JobLoop, type JobHandler, type RunningLoop } from './job-loop';
 import { QUEUES, type JobPayloads, type QueueName } from './queues';
 
 type Job<T> = PgBoss.Job<T>;
@@ -11,7 +13,6 @@ type Queue = PgBoss.Queue;
 type SendOptions = PgBoss.SendOptions;
 
 export type JobOf<Q extends QueueName> = Job<JobPayloads[Q]> & { retryCount?: number; retryLimit?: number };
-export type BatchHandler<Q extends QueueName> = (jobs: JobOf<Q>[]) => Promise<void>;
 
 export interface TypedSendOptions extends SendOptions {
   /** Enqueue inside this Sequelize transaction: the job exists if and only if it commits. */
@@ -25,42 +26,14 @@ export class QueueSendError extends Error {
   }
 }
 
-/**
- * Thrown by a batch handler that handled its jobs one by one: each failed job is failed with its
- * own error (the others were completed by the handler), so each is retried on its own.
- */
-export class BatchFailure extends Error {
-  constructor(readonly failures: Array<{ jobId: string; error: Error }>) {
-    super(failures.map((f) => f.error.message).join('; '));
-    this.name = 'BatchFailure';
-  }
-}
-
-/** One polling loop on one queue (see JobQueue.work). */
-interface Poller {
-  queue: QueueName;
-  /** Ends the current wait at once (a job was sent, or the queue is stopping). */
-  wake(): void;
-  stop(): void;
-  /** Resolves when the loop has ended, its batch in flight included. */
-  done: Promise<void>;
-}
-
-const sleepUnlessWoken = (ms: number, onWake: (wake: () => void) => void) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    onWake(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-
 /** The one owner of pg-boss: queue creation, typed sends and workers. */
 export class JobQueue {
   readonly boss: PgBoss;
   /** Counts, failed jobs and jobs by payload: what pg-boss's API does not answer. */
   readonly inspect: QueueInspector;
-  private readonly pollers: Poller[] = [];
+  /** The age of the order queues' backlog, for intake's load shedding and the metrics. */
+  readonly backlog: BacklogWatch;
+  private readonly loops: RunningLoop[] = [];
 
   constructor(
     private readonly config: AppConfig,
@@ -84,11 +57,13 @@ export class JobQueue {
     });
     this.boss.on('error', (error: Error) => this.logger.error({ err: error }, 'pg-boss error'));
     this.inspect = new QueueInspector(this.boss, config.queue.schema);
+    this.backlog = new BacklogWatch(this.inspect, [QUEUES.ORDER_RESERVE, QUEUES.ORDER_CHARGE], logger);
   }
 
   async start(): Promise<void> {
     await this.boss.start();
     await this.createQueues();
+    this.backlog.start();
   }
 
   private async createQueues(): Promise<void> {
@@ -150,124 +125,47 @@ export class JobQueue {
   }
 
   /**
-   * Starts `config.queue.workers` pollers; each fetches a batch and hands it to `handler`, then
-   * completes the batch, or fails it when the handler throws (jobs the handler already completed
-   * stay completed). A full batch is followed by another fetch at once, otherwise a poller waits
-   * out the rest of the polling interval (or until notify() wakes it).
-   *
-   * The loop is ours, over pg-boss's fetch/complete/fail, and not pg-boss's work(): pg-boss 10
-   * calls complete()/fail() after a handler without awaiting them, so when the database is
-   * unreachable at that moment the rejection is unhandled and the whole process dies (seen in
-   * the chaos run: a worker crashed on the first job it finished during a database restart).
-   * Here a failed complete/fail is logged and the jobs, still active, come back when they expire.
+   * Starts this queue's job loop (src/queue/job-loop.ts): up to `concurrency` jobs in flight
+   * (default WORKER_CONCURRENCY), each handled on its own; a job whose handler throws is failed
+   * alone and retried per the queue's policy.
    */
   async work<Q extends QueueName>(
     name: Q,
-    handler: BatchHandler<Q>,
-    options: { workers?: number; batchSize?: number; pollingIntervalSeconds?: number } = {},
+    handler: JobHandler<JobOf<Q>>,
+    options: { concurrency?: number; batchSize?: number; pollingIntervalSeconds?: number } = {},
   ): Promise<void> {
-    const workers = options.workers ?? this.config.queue.workers;
-    const batchSize = options.batchSize ?? this.config.queue.batchSize;
-    const intervalMs = (options.pollingIntervalSeconds ?? this.config.queue.pollingIntervalSeconds) * 1000;
-    for (let i = 0; i < workers; i += 1) this.pollers.push(this.startPoller(name, handler, batchSize, intervalMs));
+    const { queue } = this.config;
+    const concurrency = options.concurrency ?? queue.workers;
+    const pollMs = (options.pollingIntervalSeconds ?? queue.pollingIntervalSeconds) * 1000;
+    this.loops.push(new JobLoop<JobOf<Q>>(this.boss, name, handler, {
+      concurrency,
+      batchSize: Math.min(options.batchSize ?? queue.batchSize, concurrency),
+      pollMs,
+      idleMaxMs: Math.max(pollMs, queue.idlePollSeconds * 1000),
+    }, this.logger));
   }
 
-  private startPoller<Q extends QueueName>(name: Q, handler: BatchHandler<Q>, batchSize: number, intervalMs: number): Poller {
-    let stopping = false;
-    let woken = false;
-    let wakeWait: (() => void) | null = null;
-    const wake = () => {
-      woken = true;
-      wakeWait?.();
-    };
-    const loop = async () => {
-      while (!stopping) {
-        const started = Date.now();
-        woken = false;
-        let jobs: JobOf<Q>[] = [];
-        try {
-          jobs = (await this.boss.fetch(name, { batchSize, includeMetadata: true })) as JobOf<Q>[];
-        } catch (error) {
-          this.logger.warn({ err: error, queue: name }, 'could not fetch jobs');
-        }
-        if (jobs?.length) await this.runBatch(name, handler, jobs);
-        if (stopping || woken || jobs?.length === batchSize) continue;
-        const rest = intervalMs - (Date.now() - started);
-        if (rest > 0) {
-          await sleepUnlessWoken(rest, (w) => (wakeWait = w));
-          wakeWait = null;
-        }
-      }
-    };
-    return {
-      queue: name,
-      wake,
-      stop: () => {
-        stopping = true;
-        wakeWait?.();
-      },
-      done: loop(),
-    };
-  }
-
-  private async runBatch<Q extends QueueName>(name: Q, handler: BatchHandler<Q>, jobs: JobOf<Q>[]): Promise<void> {
-    const ids = jobs.map((job) => job.id);
-    let failure: unknown;
-    let failed = false;
-    try {
-      await handler(jobs);
-    } catch (error) {
-      failure = error;
-      failed = true;
-    }
-    if (!failed) {
-      await this.boss.complete(name, ids).catch((error: unknown) =>
-        this.logger.warn({ err: error, queue: name, jobs: ids.length }, `could not mark ${ids.length} job(s) completed; they stay active and come back when they expire`),
-      );
-      return;
-    }
-    // fail() only touches jobs that are still active: those the handler completed stay completed.
-    // One call per job: pg-boss takes an error output only with a single id.
-    const errors = new Map(failure instanceof BatchFailure ? failure.failures.map((f) => [f.jobId, f.error] as const) : []);
-    const results = await Promise.allSettled(ids.map((id) => {
-      const error = (errors.get(id) ?? failure) as Error | undefined;
-      return this.boss.fail(name, id, { message: error?.message ?? String(error), name: error?.name });
-    }));
-    const unmarked = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (unmarked.length) {
-      this.logger.warn(
-        { err: unmarked[0].reason, queue: name, jobs: unmarked.length },
-        `could not mark ${unmarked.length} of ${ids.length} job(s) failed; they stay active and come back when they expire`,
-      );
-    }
-  }
-
-  /** Wakes one of this process's pollers for a queue, so a job sent here need not wait a polling interval. */
+  /** Wakes this process's loop for a queue, so a job sent here need not wait out a pause. */
   notify(name: QueueName): void {
-    const pollers = this.pollers.filter((p) => p.queue === name);
-    if (pollers.length) pollers[Math.floor(Math.random() * pollers.length)].wake();
-  }
-
-  /** Completes some jobs of a batch now (perJob in src/modules/orders/jobs.ts: the rest are then failed alone). */
-  async complete(name: QueueName, ids: string[]): Promise<void> {
-    if (ids.length) await this.boss.complete(name, ids);
+    for (const loop of this.loops) if (loop.queue === name) loop.wake();
   }
 
   async ping(): Promise<void> {
     await this.boss.getQueueSize(QUEUES.ORDER_RESERVE);
   }
 
-  /** Stops the pollers (letting batches in flight finish, up to 8 s), then pg-boss. */
+  /** Stops the job loops (letting jobs in flight finish, up to 8 s), then pg-boss. */
   async stop(): Promise<void> {
-    const pollers = this.pollers.splice(0);
-    for (const poller of pollers) poller.stop();
+    const loops = this.loops.splice(0);
+    for (const loop of loops) loop.stop();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      Promise.all(pollers.map((p) => p.done)).then(() => true),
+      Promise.all(loops.map((l) => l.done)).then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 8000))),
     ]);
     clearTimeout(timer);
     if (!finished) this.logger.warn('job handlers still running after 8 s; stopping pg-boss anyway (their jobs come back when they expire)');
+    await this.backlog.stop();
     await this.boss.stop({ graceful: true, wait: true, timeout: 8000 });
   }
 }

@@ -37,7 +37,20 @@ export class AdminService {
 
   async overview() {
     const [queues, failedJobs, orders, syncs] = await Promise.all([this.queueDepths(), this.failedJobs(10), this.ordersPerMinute(), this.lastSyncs(5)]);
-    return { generatedAt: new Date().toISOString(), queues, failedJobs, orders, syncs };
+    return { generatedAt: new Date().toISOString(), queues, backlog: this.backlog(), failedJobs, orders, syncs };
+  }
+
+  /** How far behind the order workers are, and whether intake is shedding load because of it. */
+  backlog() {
+    const { backlog } = this.ctx.queue;
+    const oldestSeconds = backlog.oldestAgeSeconds();
+    const maxSeconds = this.ctx.config.orders.maxBacklogSeconds;
+    return {
+      oldestSeconds: Math.round(oldestSeconds * 10) / 10,
+      maxSeconds,
+      shedding: oldestSeconds > maxSeconds,
+      queues: backlog.ageByQueue().map(({ queue, ageSeconds }) => ({ queue, ageSeconds: Math.round(ageSeconds * 10) / 10 })),
+    };
   }
 
   async queueDepths(): Promise<QueueDepth[]> {

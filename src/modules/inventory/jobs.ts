@@ -40,25 +40,23 @@ export async function registerInventoryJobs(ctx: AppContext): Promise<() => Prom
   let current: { controller: AbortController; done: Promise<unknown> } | null = null;
   let stopped = false;
 
+  // One sync at a time per process; a thrown error fails the job, and pg-boss retries it per the queue policy.
   await ctx.queue.work(
     QUEUES.INVENTORY_SYNC,
-    async (jobs) => {
-      // batchSize 1: a thrown error fails this job alone, and pg-boss retries it per the queue policy.
-      for (const job of jobs) {
-        const controller = new AbortController();
-        const running = sync.run(
-          { trigger: job.data.trigger, tick: job.data.tick ?? null, jobId: job.id, attempt: (job.retryCount ?? 0) + 1 },
-          controller.signal,
-        );
-        current = { controller, done: running.catch(() => undefined) };
-        try {
-          await running;
-        } finally {
-          current = null;
-        }
+    async (job) => {
+      const controller = new AbortController();
+      const running = sync.run(
+        { trigger: job.data.trigger, tick: job.data.tick ?? null, jobId: job.id, attempt: (job.retryCount ?? 0) + 1 },
+        controller.signal,
+      );
+      current = { controller, done: running.catch(() => undefined) };
+      try {
+        await running;
+      } finally {
+        current = null;
       }
     },
-    { workers: 1, batchSize: 1 },
+    { concurrency: 1 },
   );
 
   let task: ScheduledTask | null = null;

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
@@ -43,7 +44,15 @@ class OutOfStock extends Error {
 }
 
 export class OrderFlow {
-  constructor(private readonly ctx: AppContext) {}
+  /**
+   * Charge attempts run by the hundred, but their database steps (claim, then record the outcome)
+   * take turns here, WORKER_CONCURRENCY at a time, so they cannot take the pool from the API.
+   */
+  private readonly chargeDbSteps: pLimit.Limit;
+
+  constructor(private readonly ctx: AppContext) {
+    this.chargeDbSteps = pLimit(ctx.config.queue.workers);
+  }
 
   private get db() {
     return this.ctx.sequelize;
@@ -157,10 +166,11 @@ export class OrderFlow {
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
 
     // One statement: take the lease, count the attempt and log it (no transaction needed).
-    const claimed = await claimCharge.one(this.db, [orderId, PAYMENT_LEASE.seconds(settings.timeoutMs), settings.maxAttempts, meta.jobId ?? null]);
+    const claimed = await this.chargeDbSteps(() =>
+      claimCharge.one(this.db, [orderId, PAYMENT_LEASE.seconds(settings.timeoutMs), settings.maxAttempts, meta.jobId ?? null]));
 
     if (!claimed) {
-      const order = await Order.findByPk(orderId, { attributes: ['status'] });
+      const order = await this.chargeDbSteps(() => Order.findByPk(orderId, { attributes: ['status'] }));
       if (order?.status === 'reserved') {
         // Another delivery of this job holds the lease; come back after it.
         throw new RetryableStepError('PAYMENT_IN_PROGRESS', 'another charge attempt for this order is in flight');
@@ -174,23 +184,28 @@ export class OrderFlow {
     const started = Date.now();
     try {
       const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
-      await this.completePaid(orderId, { attempt, amountCents, currency, chargeId, durationMs: Date.now() - started }, meta);
+      const durationMs = Date.now() - started;
+      await this.chargeDbSteps(() => this.completePaid(orderId, { attempt, amountCents, currency, chargeId, durationMs }, meta));
       log.info({ attempt, chargeId }, 'payment succeeded, order completed');
       return 'done';
     } catch (error) {
       const durationMs = Date.now() - started;
       if (error instanceof PaymentDeclinedError) {
-        await this.recordFailedAttempt({ orderId, attempt, amountCents, currency, durationMs, outcome: 'declined', chargeId: null, code: error.code, message: error.message }, meta, 'PAYMENT_DECLINED');
+        await this.chargeDbSteps(() => this.recordFailedAttempt(
+          { orderId, attempt, amountCents, currency, durationMs, outcome: 'declined', chargeId: null, code: error.code, message: error.message },
+          meta,
+          'PAYMENT_DECLINED',
+        ));
         log.info({ attempt, code: error.code }, 'payment declined, order failed');
         return 'done';
       }
       const transient = error instanceof TransientPaymentError ? error : new TransientPaymentError('UNKNOWN', (error as Error).message);
       const last = attempt >= settings.maxAttempts;
-      await this.recordFailedAttempt(
+      await this.chargeDbSteps(() => this.recordFailedAttempt(
         { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: transient.code, message: transient.message },
         meta,
         last ? 'PAYMENT_RETRIES_EXHAUSTED' : null,
-      );
+      ));
       if (last) {
         log.warn({ attempt, code: transient.code }, 'payment failed on the last attempt, order failed');
         return 'done';

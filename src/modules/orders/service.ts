@@ -91,6 +91,7 @@ export class OrderService {
       if (existing) return this.replay(existing, hash);
     }
 
+    this.refuseWhenBehind();
     const orderId = randomUUID();
     const requested = input.items.map((item, ord) => ({ ord, sku: item.sku ?? null, product_id: item.productId ?? null, quantity: item.quantity }));
 
@@ -130,6 +131,24 @@ export class OrderService {
       }
       throw error;
     }
+  }
+
+  /**
+   * Sheds load when the workers are so far behind that an order accepted now might not be charged
+   * before its reservation expires: better a 503 the shop can retry than an order failed later
+   * for orderloop's own pace.
+   */
+  private refuseWhenBehind(): void {
+    const behind = this.ctx.queue.backlog.oldestAgeSeconds();
+    const limit = this.ctx.config.orders.maxBacklogSeconds;
+    if (behind <= limit) return;
+    const retryAfter = Math.min(60, Math.max(1, Math.ceil(behind - limit)));
+    throw new AppError(
+      'SERVICE_UNAVAILABLE',
+      'Orders are arriving faster than they can be processed; nothing was written, try again later',
+      { backlogSeconds: Math.round(behind), maxBacklogSeconds: limit },
+      { 'Retry-After': String(retryAfter) },
+    );
   }
 
   private findByIdempotencyKey(customerId: string, idempotencyKey: string): Promise<Order | null> {

@@ -1,0 +1,167 @@
+import type PgBoss from 'pg-boss';
+import type { Logger } from '../shared/logger';
+
+export type JobHandler<J> = (job: J) => Promise<void>;
+
+export interface JobLoopSettings {
+  /** Jobs in flight at once; a new fetch asks only for free slots. */
+  concurrency: number;
+  /** Most jobs asked for in one fetch. */
+  batchSize: number;
+  /** Pause after a fetch that found fewer jobs than it asked for. */
+  pollMs: number;
+  /** Pauses grow up to this while fetches keep finding nothing, so an idle service costs little. */
+  idleMaxMs: number;
+}
+
+/** What the queue keeps of a loop to wake and stop it. */
+export interface RunningLoop {
+  readonly queue: string;
+  wake(): void;
+  stop(): void;
+  readonly done: Promise<void>;
+}
+
+/** Completions are gathered this long and sent as one complete() call. */
+const COMPLETE_FLUSH_MS = 10;
+
+/**
+ * One queue's job loop over pg-boss's public fetch/complete/fail: keeps up to `concurrency` jobs in
+ * flight, each handled on its own (a job waiting on the network holds a slot, not the loop), and
+ * fetches again as soon as enough slots are free. A job that throws is failed alone, with its own
+ * error; completions of jobs that finish close together share one complete() call.
+ *
+ * Ours and not pg-boss's work(): pg-boss 10's work() has no concurrency option (a batch is handled
+ * as a whole, and the next fetch waits for all of it), and it calls complete()/fail() without
+ * awaiting them, so an unreachable database at that moment is an unhandled rejection that kills the
+ * process. Here a failed complete/fail is logged and the jobs, still active, come back when they expire.
+ */
+export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
+  private stopping = false;
+  private woken = false;
+  private inFlight = 0;
+  private readonly running = new Set<Promise<void>>();
+  private endPause: (() => void) | null = null;
+  private slotFreed: (() => void) | null = null;
+  private completed: string[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  /** Resolves when the loop has ended, its jobs in flight and their completions included. */
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly boss: PgBoss,
+    readonly queue: string,
+    private readonly handler: JobHandler<J>,
+    private readonly settings: JobLoopSettings,
+    private readonly logger: Logger,
+  ) {
+    this.done = this.run();
+  }
+
+  /** Ends the current pause at once (a job was sent by this process). */
+  wake(): void {
+    this.woken = true;
+    this.endPause?.();
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.endPause?.();
+    this.slotFreed?.();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.endPause = null;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.endPause = finish;
+    });
+  }
+
+  private waitForSlot(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.slotFreed = () => {
+        this.slotFreed = null;
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { concurrency, batchSize, pollMs, idleMaxMs } = this.settings;
+    // Refill once a quarter of the slots (or a batch) is free: fewer, fuller fetches under load.
+    const refillAt = Math.max(1, Math.min(batchSize, Math.ceil(concurrency / 4)));
+    let idleMs = pollMs;
+    while (!this.stopping) {
+      const free = concurrency - this.inFlight;
+      if (this.inFlight > 0 && free < refillAt) {
+        await this.waitForSlot();
+        continue;
+      }
+      const wanted = Math.min(batchSize, free);
+      this.woken = false;
+      let jobs: J[] = [];
+      let fetchFailed = false;
+      try {
+        jobs = ((await this.boss.fetch(this.queue, { batchSize: wanted, includeMetadata: true })) ?? []) as unknown as J[];
+      } catch (error) {
+        fetchFailed = true;
+        this.logger.warn({ err: error, queue: this.queue }, 'could not fetch jobs');
+      }
+      for (const job of jobs) this.start(job);
+      if (jobs.length === wanted) {
+        idleMs = pollMs;
+        continue;
+      }
+      idleMs = jobs.length || fetchFailed ? pollMs : Math.min(idleMs * 2, idleMaxMs);
+      if (!this.woken && !this.stopping) await this.pause(idleMs);
+    }
+    await Promise.all(this.running);
+    await this.flush();
+  }
+
+  private start(job: J): void {
+    this.inFlight += 1;
+    const running = this.handle(job).finally(() => {
+      this.inFlight -= 1;
+      this.running.delete(running);
+      this.slotFreed?.();
+    });
+    this.running.add(running);
+  }
+
+  private async handle(job: J): Promise<void> {
+    try {
+      await this.handler(job);
+    } catch (error) {
+      const e = error as Error;
+      await this.boss.fail(this.queue, job.id, { message: e?.message ?? String(error), name: e?.name }).catch((failError: unknown) =>
+        this.logger.warn({ err: failError, queue: this.queue, jobId: job.id }, 'could not mark a job failed; it stays active and comes back when it expires'),
+      );
+      return;
+    }
+    this.completed.push(job.id);
+    this.flushTimer ??= setTimeout(() => void this.flush(), COMPLETE_FLUSH_MS);
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const ids = this.completed;
+    this.completed = [];
+    if (!ids.length) return this.flushing;
+    this.flushing = this.flushing.then(() =>
+      this.boss.complete(this.queue, ids).then(
+        () => undefined,
+        (error: unknown) =>
+          this.logger.warn({ err: error, queue: this.queue, jobs: ids.length }, `could not mark ${ids.length} job(s) completed; they stay active and come back when they expire`),
+      ),
+    );
+    return this.flushing;
+  }
+}
