@@ -17,7 +17,13 @@ export async function benchDatabase(): Promise<{ url: string; stop(): Promise<vo
   if (!adminUrl) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderloop-bench-pg-'));
     fs.chmodSync(dir, 0o755);
-    embedded = await startEmbeddedPostgres({ dataDir: dir, logger: createLogger('silent'), database: 'postgres' });
+    // pg_stat_statements counts the round trips per order (bench/db-work.ts).
+    embedded = await startEmbeddedPostgres({
+      dataDir: dir,
+      logger: createLogger('silent'),
+      database: 'postgres',
+      postgresFlags: ['-c', 'shared_preload_libraries=pg_stat_statements'],
+    });
     adminUrl = embedded.url;
   }
   const url = new URL(adminUrl);

@@ -1,5 +1,7 @@
 import { Client } from 'pg';
+import { DatabaseCounters, STATS_FLUSH_DELAY_MS, type DatabaseWork } from './db-work';
 import { adminToken, benchDatabase, startServiceProcess, waitUntil } from './harness';
+import { assertInvariants } from './invariants';
 
 // autocannon ships no types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -66,7 +68,20 @@ async function count(db: Client, where: string, params: unknown[] = []): Promise
   return rows[0].n;
 }
 
-export async function runOrderBenchmarks(db: Client, baseUrl: string, options: { orders: number; hotOrders: number; hotStock: number }) {
+export interface EndToEndWork extends DatabaseWork {
+  roundTripsPerOrder: number | null;
+  commitsPerOrder: number;
+}
+
+/**
+ * Intake, end to end and hot SKU, each followed by the invariant checks. With `counters`, the
+ * end-to-end scenario also reports the service's round trips and commits per completed order.
+ */
+export async function runOrderBenchmarks(
+  db: Client,
+  baseUrl: string,
+  options: { orders: number; hotOrders: number; hotStock: number; counters?: DatabaseCounters },
+) {
   const skus = Array.from({ length: 50 }, (_, i) => `BENCH-${i}`);
   await db.query(
     `INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold)
@@ -75,14 +90,24 @@ export async function runOrderBenchmarks(db: Client, baseUrl: string, options: {
   );
   await db.query(`INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold) VALUES ('BENCH-HOT', 'Hot', 500, 'EUR', $1, 0)`, [options.hotStock]);
 
-  // 1 + 2: intake and end to end.
+  // 1 + 2: intake and end to end. The drain is polled every 500 ms: the bench's own statements stay few next to the service's.
+  const workBefore = await options.counters?.snapshot();
   const start = new Date();
   const intake = await postOrders(baseUrl, options.orders, 32, skus);
-  await waitUntil(async () => (await count(db, `status IN ('pending', 'reserved') AND created_at >= $1`, [start])) === 0, 180_000);
+  await waitUntil(async () => (await count(db, `status IN ('pending', 'reserved') AND created_at >= $1`, [start])) === 0, 180_000, 500);
   const times = await orderTimes(db, start);
   const completed = await count(db, `status = 'completed' AND created_at >= $1`, [start]);
+  let work: EndToEndWork | null = null;
+  if (options.counters && workBefore) {
+    // The service's last commits reach pg_stat_database only once its idle connections publish them.
+    await new Promise((r) => setTimeout(r, STATS_FLUSH_DELAY_MS));
+    const done = DatabaseCounters.between(workBefore, await options.counters.snapshot());
+    const perOrder = (v: number) => Number((v / completed).toFixed(2));
+    work = { ...done, roundTripsPerOrder: done.roundTrips === null ? null : perOrder(done.roundTrips), commitsPerOrder: perOrder(done.commits) };
+  }
   const e2eSeconds = ((times.lastDoneAt?.getTime() ?? Date.now()) - start.getTime()) / 1000;
-  const endToEnd = { ordersPerSec: Math.round(completed / e2eSeconds), p50Ms: times.p50Ms, p99Ms: times.p99Ms, completed, seconds: Number(e2eSeconds.toFixed(2)) };
+  const endToEnd = { ordersPerSec: Math.round(completed / e2eSeconds), p50Ms: times.p50Ms, p99Ms: times.p99Ms, completed, seconds: Number(e2eSeconds.toFixed(2)), databaseWork: work };
+  await assertInvariants(db, 'end to end');
 
   // 3: a hot SKU with fewer units than orders.
   const hotStart = new Date();
@@ -101,6 +126,7 @@ export async function runOrderBenchmarks(db: Client, baseUrl: string, options: {
     stockLeft: hot.stock_on_hand,
     reservedLeft: hot.stock_reserved,
   };
+  await assertInvariants(db, 'hot SKU');
   return { intake, endToEnd, hotSku };
 }
 

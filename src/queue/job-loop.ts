@@ -2,9 +2,13 @@ import type PgBoss from 'pg-boss';
 import type { Logger } from '../shared/logger';
 
 export type JobHandler<J> = (job: J) => Promise<void>;
+export type BatchHandler<J> = (jobs: J[]) => Promise<void>;
+
+/** Each job on its own (a slot per job), or each fetched batch as a whole (a slot per batch). */
+export type LoopHandler<J> = { each: JobHandler<J> } | { batch: BatchHandler<J> };
 
 export interface JobLoopSettings {
-  /** Jobs in flight at once; a new fetch asks only for free slots. */
+  /** Jobs (or, for a batch handler, batches) in flight at once; a new fetch asks only for free slots. */
   concurrency: number;
   /** Most jobs asked for in one fetch. */
   batchSize: number;
@@ -29,7 +33,9 @@ const COMPLETE_FLUSH_MS = 10;
  * One queue's job loop over pg-boss's public fetch/complete/fail: keeps up to `concurrency` jobs in
  * flight, each handled on its own (a job waiting on the network holds a slot, not the loop), and
  * fetches again as soon as enough slots are free. A job that throws is failed alone, with its own
- * error; completions of jobs that finish close together share one complete() call.
+ * error; completions of jobs that finish close together share one complete() call. A batch
+ * handler gets each fetch whole (set-based work: one transaction for many jobs) and succeeds or
+ * fails with all of its jobs.
  *
  * Ours and not pg-boss's work(): pg-boss 10's work() has no concurrency option (a batch is handled
  * as a whole, and the next fetch waits for all of it), and it calls complete()/fail() without
@@ -52,7 +58,7 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
   constructor(
     private readonly boss: PgBoss,
     readonly queue: string,
-    private readonly handler: JobHandler<J>,
+    private readonly handler: LoopHandler<J>,
     private readonly settings: JobLoopSettings,
     private readonly logger: Logger,
   ) {
@@ -94,8 +100,9 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
 
   private async run(): Promise<void> {
     const { concurrency, batchSize, pollMs, idleMaxMs } = this.settings;
+    const batches = 'batch' in this.handler;
     // Refill once a quarter of the slots (or a batch) is free: fewer, fuller fetches under load.
-    const refillAt = Math.max(1, Math.min(batchSize, Math.ceil(concurrency / 4)));
+    const refillAt = batches ? 1 : Math.max(1, Math.min(batchSize, Math.ceil(concurrency / 4)));
     let idleMs = pollMs;
     while (!this.stopping) {
       const free = concurrency - this.inFlight;
@@ -103,7 +110,7 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
         await this.waitForSlot();
         continue;
       }
-      const wanted = Math.min(batchSize, free);
+      const wanted = batches ? batchSize : Math.min(batchSize, free);
       this.woken = false;
       let jobs: J[] = [];
       let fetchFailed = false;
@@ -113,7 +120,9 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
         fetchFailed = true;
         this.logger.warn({ err: error, queue: this.queue }, 'could not fetch jobs');
       }
-      for (const job of jobs) this.start(job);
+      if (batches) {
+        if (jobs.length) this.start(jobs);
+      } else for (const job of jobs) this.start([job]);
       if (jobs.length === wanted) {
         idleMs = pollMs;
         continue;
@@ -125,9 +134,9 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
     await this.flush();
   }
 
-  private start(job: J): void {
+  private start(jobs: J[]): void {
     this.inFlight += 1;
-    const running = this.handle(job).finally(() => {
+    const running = this.handle(jobs).finally(() => {
       this.inFlight -= 1;
       this.running.delete(running);
       this.slotFreed?.();
@@ -135,17 +144,20 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
     this.running.add(running);
   }
 
-  private async handle(job: J): Promise<void> {
+  private async handle(jobs: J[]): Promise<void> {
     try {
-      await this.handler(job);
+      if ('batch' in this.handler) await this.handler.batch(jobs);
+      else await this.handler.each(jobs[0]);
     } catch (error) {
       const e = error as Error;
-      await this.boss.fail(this.queue, job.id, { message: e?.message ?? String(error), name: e?.name }).catch((failError: unknown) =>
-        this.logger.warn({ err: failError, queue: this.queue, jobId: job.id }, 'could not mark a job failed; it stays active and comes back when it expires'),
-      );
+      // One call per job: pg-boss records an error output only with a single id.
+      await Promise.all(jobs.map((job) =>
+        this.boss.fail(this.queue, job.id, { message: e?.message ?? String(error), name: e?.name }).catch((failError: unknown) =>
+          this.logger.warn({ err: failError, queue: this.queue, jobId: job.id }, 'could not mark a job failed; it stays active and comes back when it expires'),
+        )));
       return;
     }
-    this.completed.push(job.id);
+    this.completed.push(...jobs.map((job) => job.id));
     this.flushTimer ??= setTimeout(() => void this.flush(), COMPLETE_FLUSH_MS);
   }
 

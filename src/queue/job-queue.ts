@@ -5,7 +5,7 @@ import type { Logger } from '../shared/logger';
 import { PreparingClient } from '../db/prepared-statements';
 import { QueueInspector } from './inspect';
 import { BacklogWatch } from './backlog';
-import { JobLoop, type JobHandler, type RunningLoop } from './job-loop';
+import { JobLoop, type BatchHandler, type JobHandler, type LoopHandler, type RunningLoop } from './job-loop';
 import { QUEUES, type JobPayloads, type QueueName } from './queues';
 
 type Job<T> = PgBoss.Job<T>;
@@ -107,21 +107,31 @@ export class JobQueue {
     return id;
   }
 
+  /** Sends many jobs to one queue in one statement (pg-boss insert), inside `transaction` when given. */
+  async sendMany<Q extends QueueName>(name: Q, payloads: Array<JobPayloads[Q]>, options: { transaction?: Transaction } = {}): Promise<void> {
+    if (!payloads.length) return;
+    const jobs = payloads.map((data) => ({ name, data: data as object }));
+    await this.boss.insert(jobs, options.transaction ? { db: this.transactionDb(options.transaction) } : {});
+  }
+
   /** Like send, but returns null when pg-boss deduplicated the job (singleton keys, stately queues). */
   async trySend<Q extends QueueName>(name: Q, data: JobPayloads[Q], options: TypedSendOptions = {}): Promise<string | null> {
     const { transaction, ...sendOptions } = options;
-    if (transaction) {
-      (sendOptions as SendOptions & { db?: unknown }).db = {
-        executeSql: async (text: string, values: unknown[] = []) => ({
-          rows: await this.sequelize.query(text, {
-            bind: values.map((value) => (value === undefined ? null : value)),
-            transaction,
-            type: QueryTypes.SELECT,
-          }),
-        }),
-      };
-    }
+    if (transaction) sendOptions.db = this.transactionDb(transaction);
     return this.boss.send(name, data as object, sendOptions);
+  }
+
+  /** pg-boss's `db` option over a Sequelize transaction: its jobs exist if and only if the transaction commits. */
+  private transactionDb(transaction: Transaction): PgBoss.Db {
+    return {
+      executeSql: async (text: string, values: unknown[] = []) => ({
+        rows: await this.sequelize.query(text, {
+          bind: values.map((value) => (value === undefined ? null : value)),
+          transaction,
+          type: QueryTypes.SELECT,
+        }),
+      }),
+    };
   }
 
   /**
@@ -134,14 +144,30 @@ export class JobQueue {
     handler: JobHandler<JobOf<Q>>,
     options: { concurrency?: number; batchSize?: number; pollingIntervalSeconds?: number } = {},
   ): Promise<void> {
-    const { queue } = this.config;
-    const concurrency = options.concurrency ?? queue.workers;
-    const pollMs = (options.pollingIntervalSeconds ?? queue.pollingIntervalSeconds) * 1000;
+    const concurrency = options.concurrency ?? this.config.queue.workers;
+    this.startLoop(name, { each: handler }, concurrency, Math.min(options.batchSize ?? this.config.queue.batchSize, concurrency), options.pollingIntervalSeconds);
+  }
+
+  /**
+   * Like work(), but the handler gets each fetch of up to WORKER_BATCH_SIZE jobs whole, for
+   * set-based work; the batch's jobs are completed together, or all failed with its error.
+   * `concurrency` counts batches in flight.
+   */
+  async workBatches<Q extends QueueName>(
+    name: Q,
+    handler: BatchHandler<JobOf<Q>>,
+    options: { concurrency: number; batchSize?: number; pollingIntervalSeconds?: number },
+  ): Promise<void> {
+    this.startLoop(name, { batch: handler }, options.concurrency, options.batchSize ?? this.config.queue.batchSize, options.pollingIntervalSeconds);
+  }
+
+  private startLoop<Q extends QueueName>(name: Q, handler: LoopHandler<JobOf<Q>>, concurrency: number, batchSize: number, pollingIntervalSeconds?: number): void {
+    const pollMs = (pollingIntervalSeconds ?? this.config.queue.pollingIntervalSeconds) * 1000;
     this.loops.push(new JobLoop<JobOf<Q>>(this.boss, name, handler, {
       concurrency,
-      batchSize: Math.min(options.batchSize ?? queue.batchSize, concurrency),
+      batchSize,
       pollMs,
-      idleMaxMs: Math.max(pollMs, queue.idlePollSeconds * 1000),
+      idleMaxMs: Math.max(pollMs, this.config.queue.idlePollSeconds * 1000),
     }, this.logger));
   }
 

@@ -113,3 +113,77 @@ describe('charges wait on the provider, not on each other', () => {
     expect(await invariantViolations(t)).toEqual([]);
   });
 });
+
+describe('reserve jobs are handled as a batch, in arrival order', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  it('when orders for 3, 3 and 2 units of a product with 5 in stock wait together, then the first and the third are reserved and complete, the second fails OUT_OF_STOCK, and nothing is oversold', async () => {
+    const product = await createProduct({ stock: 5 });
+    const ids: string[] = [];
+    for (const quantity of [3, 3, 2]) {
+      ids.push((await t.http.post('/orders/create').send({ customerId: 'cust_batch', items: [{ sku: product.sku, quantity }] }).expect(202)).body.order.id);
+    }
+    // Workers start only now, so one fetch holds all three jobs.
+    const workers = await startWorkers(t.ctx);
+    try {
+      const [first, second, third] = await Promise.all(ids.map((id) => waitForTerminal(t, id)));
+      expect(first.status).toBe('completed');
+      expect(third.status).toBe('completed');
+      expect(second).toMatchObject({ status: 'failed', failureReason: 'OUT_OF_STOCK' });
+      const outOfStock = second.timeline.find((e: { event: string }) => e.event === 'OUT_OF_STOCK');
+      expect(outOfStock.details).toEqual({ shortages: [{ sku: product.sku, requested: 3, available: 2 }] });
+      expect(second.timeline.map((e: { event: string }) => e.event)).toEqual(['ORDER_CREATED', 'OUT_OF_STOCK', 'ORDER_FAILED']);
+      const stock = (await t.http.get(`/products/${product.sku}`).expect(200)).body.product;
+      expect({ stockOnHand: stock.stockOnHand, stockReserved: stock.stockReserved }).toEqual({ stockOnHand: 0, stockReserved: 0 });
+      expect(await invariantViolations(t)).toEqual([]);
+    } finally {
+      await workers.stop();
+    }
+  });
+});
+
+describe('orders that arrive together share a commit but not their fate', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ workers: true });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  it('when 20 orders arrive at once, among them an unknown SKU, a short one and two with the same Idempotency-Key, then each gets its own answer and exactly the valid ones are written and complete', async () => {
+    const product = await createProduct({ stock: 100 });
+    const scarce = await createProduct({ stock: 1 });
+    const customerId = `cust_group_${Date.now()}`;
+    const key = `group-${Date.now()}`;
+    const valid = { customerId, items: [{ sku: product.sku, quantity: 1 }] };
+    const requests = [
+      ...Array.from({ length: 16 }, () => t.http.post('/orders/create').send(valid)),
+      t.http.post('/orders/create').send({ customerId, items: [{ sku: 'NO-SUCH-SKU', quantity: 1 }] }),
+      t.http.post('/orders/create').send({ customerId, items: [{ sku: scarce.sku, quantity: 2 }] }),
+      t.http.post('/orders/create').set('Idempotency-Key', key).send(valid),
+      t.http.post('/orders/create').set('Idempotency-Key', key).send(valid),
+    ];
+    const answers = await Promise.all(requests);
+    expect(answers.slice(0, 16).map((r) => r.status)).toEqual(Array(16).fill(202));
+    expect(answers[16].status).toBe(422);
+    expect(answers[16].body.error.code).toBe('UNKNOWN_PRODUCT');
+    expect(answers[17].status).toBe(409);
+    expect(answers[17].body.error.code).toBe('INSUFFICIENT_STOCK');
+    expect([answers[18].status, answers[19].status]).toEqual([202, 202]);
+    expect(answers[18].body.order.id).toBe(answers[19].body.order.id);
+
+    const ids = new Set([...answers.slice(0, 16), answers[18]].map((r) => r.body.order.id));
+    expect(ids.size).toBe(17);
+    for (const id of ids) expect((await waitForTerminal(t, id)).status).toBe('completed');
+    const written = await ordersOf(t, customerId);
+    expect(new Set(written.map((o) => o.id))).toEqual(ids);
+    expect(await invariantViolations(t)).toEqual([]);
+  });
+});

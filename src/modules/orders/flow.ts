@@ -1,17 +1,18 @@
+import DataLoader from 'dataloader';
 import pLimit from 'p-limit';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
-import { commitStock, fellToLowStock, reserveStock, type Shortage } from '../inventory';
-import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, type PaymentAttempt } from '../payments';
+import { commitStockOf, fellToLowStock, reserveStockBatch, type OrderToReserve, type ReservedLine, type SettledLine, type Shortage } from '../inventory';
+import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, recordPaymentAttempts, type PaymentAttempt } from '../payments';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
 import { claimCharge } from './data/claim-charge';
-import { linesForReserve } from './data/lines-for-reserve';
+import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
 import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason } from './lifecycle';
 import { Order } from './models';
-import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
+import { appendOrderLogs, transitionOrders, type OrderLogEntry, type OrderTransition } from './order-log';
 
 
 /**
@@ -35,12 +36,81 @@ export class RetryableStepError extends Error {
   }
 }
 
-/** Rolls the reserve transaction back (the charge job with it) when stock is short. */
-class OutOfStock extends Error {
-  constructor(readonly shortages: Shortage[]) {
-    super('out of stock');
-    this.name = 'OutOfStock';
-  }
+/** A successful charge waiting for its group's transaction. */
+interface PaidCharge {
+  orderId: string;
+  attempt: number;
+  amountCents: number;
+  currency: string;
+  chargeId: string;
+  durationMs: number;
+  meta: JobMeta;
+}
+
+/** How long a successful charge waits for others to share its transaction. */
+const GROUP_WINDOW_MS = 2;
+
+/** PAYMENT_SUCCEEDED, STOCK_COMMITTED and ORDER_COMPLETED: a paid order's last log rows. */
+function paidStory(p: PaidCharge, committed: SettledLine[]): OrderLogEntry[] {
+  return [
+    {
+      event: 'PAYMENT_SUCCEEDED',
+      attempt: p.attempt,
+      message: `Charged ${p.amountCents} ${p.currency} on attempt ${p.attempt} (charge ${p.chargeId})`,
+      details: { chargeId: p.chargeId, durationMs: p.durationMs },
+      jobId: p.meta.jobId,
+    },
+    {
+      event: 'STOCK_COMMITTED',
+      message: `Took ${committed.map((l) => `${l.quantity} x ${l.sku}`).join(', ')} out of stock`,
+      details: { lines: committed },
+      jobId: p.meta.jobId,
+    },
+    { event: 'ORDER_COMPLETED', fromStatus: 'reserved', toStatus: 'completed', message: 'Order completed', jobId: p.meta.jobId },
+  ];
+}
+
+/** STOCK_RESERVED (and LOW_STOCK for each product that fell to its threshold): a reserved order's log rows. */
+function reservedStory(lines: ReservedLine[], low: ReservedLine[], expiresAt: Date, jobId?: string): OrderLogEntry[] {
+  return [
+    {
+      event: 'STOCK_RESERVED',
+      fromStatus: 'pending',
+      toStatus: 'reserved',
+      message: `Reserved ${lines.map((l) => `${l.quantity} x ${l.sku} (${l.availableAfter} left)`).join(', ')} until ${expiresAt.toISOString()}`,
+      details: {
+        lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity, availableAfter: l.availableAfter })),
+        expiresAt: expiresAt.toISOString(),
+      },
+      jobId,
+    },
+    ...low.map((line): OrderLogEntry => ({
+      event: 'LOW_STOCK',
+      message: `${line.sku} is low: ${line.availableAfter} available (threshold ${line.lowStockThreshold})`,
+      details: { sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold },
+      jobId,
+    })),
+  ];
+}
+
+/** OUT_OF_STOCK and ORDER_FAILED: nothing was reserved or charged, so nothing is released. */
+function outOfStockStory(shortages: Shortage[], jobId?: string): OrderLogEntry[] {
+  return [
+    {
+      event: 'OUT_OF_STOCK',
+      message: `Not enough stock: ${shortages.map((s) => `${s.sku} (wanted ${s.requested}, available ${s.available})`).join(', ')}`,
+      details: { shortages },
+      jobId,
+    },
+    {
+      event: 'ORDER_FAILED',
+      fromStatus: 'pending',
+      toStatus: 'failed',
+      message: 'Order failed: OUT_OF_STOCK, nothing was reserved or charged',
+      details: { reason: 'OUT_OF_STOCK' },
+      jobId,
+    },
+  ];
 }
 
 export class OrderFlow {
@@ -49,111 +119,88 @@ export class OrderFlow {
    * take turns here, WORKER_CONCURRENCY at a time, so they cannot take the pool from the API.
    */
   private readonly chargeDbSteps: pLimit.Limit;
+  /** Group commit of successful charges (see completePaidMany); groups take turns two at a time. */
+  private readonly completions: DataLoader<PaidCharge, void>;
 
   constructor(private readonly ctx: AppContext) {
     this.chargeDbSteps = pLimit(ctx.config.queue.workers);
+    const groups = pLimit(2);
+    this.completions = new DataLoader<PaidCharge, void>(
+      async (paid) => {
+        await groups(() => this.completePaidMany([...paid]));
+        return paid.map(() => undefined);
+      },
+      { cache: false, maxBatchSize: ctx.config.queue.batchSize, batchScheduleFn: (run) => setTimeout(run, GROUP_WINDOW_MS) },
+    );
   }
 
   private get db() {
     return this.ctx.sequelize;
   }
 
-  /**
-   * Step 1: reserve every line or none, and enqueue the charge in the same transaction.
-   *
-   * The charge job is sent before the stock is touched, so the products stay locked for as few
-   * round trips as possible (the reservation, the status change, COMMIT). When stock is short the
-   * whole transaction rolls back, job included, and a second one fails the order OUT_OF_STOCK.
-   */
+  /** Step 1 for one order (a batch of one): 'skipped' when the order was no longer pending. */
   async reserve(orderId: string, meta: JobMeta): Promise<StepOutcome> {
-    const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'reserve' });
-    const outcome = await this.db
-      .transaction(async (transaction) => {
-        const lines = await linesForReserve.rows(this.db, [orderId], transaction);
-        if (!lines.length || lines[0].status !== 'pending') return { kind: 'skipped' as const, status: lines[0]?.status };
-
-        await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId }, { transaction });
-        const expiresAt = new Date(Date.now() + this.ctx.config.orders.reservationTtlSeconds * 1000);
-        const result = await reserveStock(
-          this.db,
-          orderId,
-          lines.map((l) => ({ productId: l.product_id, sku: l.sku, quantity: l.quantity })),
-          expiresAt,
-          transaction,
-        );
-        if (!result.ok) throw new OutOfStock(result.shortages);
-
-        const entries: OrderLogEntry[] = [
-          {
-            event: 'STOCK_RESERVED',
-            fromStatus: 'pending',
-            toStatus: 'reserved',
-            message: `Reserved ${result.lines.map((l) => `${l.quantity} x ${l.sku} (${l.availableAfter} left)`).join(', ')} until ${expiresAt.toISOString()}`,
-            details: {
-              lines: result.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, availableAfter: l.availableAfter })),
-              expiresAt: expiresAt.toISOString(),
-            },
-            jobId: meta.jobId,
-          },
-        ];
-        const low = result.lines.filter((l) => fellToLowStock(l.availableBefore, l.availableAfter, l.lowStockThreshold));
-        if (low.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(low.length));
-        for (const line of low) {
-          entries.push({
-            event: 'LOW_STOCK',
-            message: `${line.sku} is low: ${line.availableAfter} available (threshold ${line.lowStockThreshold})`,
-            details: { sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold },
-            jobId: meta.jobId,
-          });
-        }
-        // The order row is locked above, so it is still pending: this cannot miss.
-        await transitionOrder(this.db, { orderId, from: 'pending', to: 'reserved' }, entries, transaction);
-        return { kind: 'reserved' as const, low };
-      })
-      .catch(async (error: unknown) => {
-        if (!(error instanceof OutOfStock)) throw error;
-        return this.failOutOfStock(orderId, error.shortages, meta);
-      });
-
-    switch (outcome.kind) {
-      case 'skipped':
-        log.debug({ status: outcome.status }, 'reserve skipped: order is no longer pending');
-        return 'skipped';
-      case 'out_of_stock':
-        log.info({ shortages: outcome.shortages }, 'order failed: out of stock');
-        return 'done';
-      case 'reserved':
-        for (const line of outcome.low) {
-          log.warn({ sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold }, 'low stock');
-        }
-        log.info('stock reserved');
-        this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
-        return 'done';
-    }
+    const [outcome] = await this.reserveBatch([{ orderId, ...meta }]);
+    return outcome === 'skipped' ? 'skipped' : 'done';
   }
 
-  /** Fails a pending order whose stock was short; nothing was reserved or charged, so nothing is released. */
-  private async failOutOfStock(orderId: string, shortages: Shortage[], meta: JobMeta) {
-    const failed = await this.db.transaction((transaction) =>
-      transitionOrder(this.db, { orderId, from: 'pending', to: 'failed', reason: 'OUT_OF_STOCK' }, [
-        {
-          event: 'OUT_OF_STOCK',
-          message: `Not enough stock: ${shortages.map((s) => `${s.sku} (wanted ${s.requested}, available ${s.available})`).join(', ')}`,
-          details: { shortages },
-          jobId: meta.jobId,
-        },
-        {
-          event: 'ORDER_FAILED',
-          fromStatus: 'pending',
-          toStatus: 'failed',
-          message: 'Order failed: OUT_OF_STOCK, nothing was reserved or charged',
-          details: { reason: 'OUT_OF_STOCK' },
-          jobId: meta.jobId,
-        },
-      ], transaction),
-    );
-    // Null when the order left pending between the two transactions (a cancel won).
-    return failed ? { kind: 'out_of_stock' as const, shortages } : { kind: 'skipped' as const, status: undefined };
+  /**
+   * Step 1, set-based, for a batch of reserve jobs in one transaction: the batch's pending orders
+   * are locked, every order that fits is reserved in arrival order (each all lines or none, a hot
+   * SKU handed out exactly) and moves to reserved with its charge job enqueued; the others fail
+   * OUT_OF_STOCK, naming their short SKUs. An order that is no longer pending (a job delivered
+   * twice, a cancel first) changes nothing. Returns each job's outcome, in the order given.
+   */
+  async reserveBatch(jobs: Array<JobMeta & { orderId: string }>): Promise<Array<'reserved' | 'out_of_stock' | 'skipped'>> {
+    const expiresAt = new Date(Date.now() + this.ctx.config.orders.reservationTtlSeconds * 1000);
+    const jobOf = new Map(jobs.map((j) => [j.orderId, j]));
+    const { outcomes, lowStock } = await this.db.transaction(async (transaction) => {
+      const rows = await linesForReserveBatch.rows(this.db, [[...jobOf.keys()]], transaction);
+      const orders = new Map<string, OrderToReserve>();
+      for (const row of rows) {
+        const order = orders.get(row.order_id) ?? { orderId: row.order_id, lines: [] };
+        order.lines.push({ productId: row.product_id, sku: row.sku, quantity: row.quantity });
+        orders.set(row.order_id, order);
+      }
+      const results = await reserveStockBatch(this.db, [...orders.values()], expiresAt, transaction);
+
+      const changes: OrderTransition[] = [];
+      const outcomes = new Map<string, 'reserved' | 'out_of_stock'>();
+      const lowStock: Array<{ orderId: string; line: ReservedLine }> = [];
+      for (const [orderId, result] of results) {
+        const jobId = jobOf.get(orderId)?.jobId;
+        if (result.ok) {
+          const low = result.lines.filter((l) => fellToLowStock(l.availableBefore, l.availableAfter, l.lowStockThreshold));
+          lowStock.push(...low.map((line) => ({ orderId, line })));
+          changes.push({ orderId, from: 'pending', to: 'reserved', entries: reservedStory(result.lines, low, expiresAt, jobId) });
+          outcomes.set(orderId, 'reserved');
+        } else {
+          changes.push({ orderId, from: 'pending', to: 'failed', reason: 'OUT_OF_STOCK', entries: outOfStockStory(result.shortages, jobId) });
+          outcomes.set(orderId, 'out_of_stock');
+        }
+      }
+      const changed = await transitionOrders(this.db, changes, transaction);
+      // The orders are locked and pending since the first statement: a change that missed is a bug.
+      if (changed.size !== changes.length) throw new Error(`reserve batch: ${changes.length - changed.size} of ${changes.length} orders changed under their locks`);
+      const reserved = [...outcomes].filter(([, o]) => o === 'reserved').map(([orderId]) => ({ orderId, requestId: jobOf.get(orderId)?.requestId }));
+      await this.ctx.queue.sendMany(QUEUES.ORDER_CHARGE, reserved, { transaction });
+      if (lowStock.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(lowStock.length));
+      return { outcomes, lowStock };
+    });
+
+    for (const { orderId, line } of lowStock) {
+      this.ctx.logger.warn({ orderId, jobId: jobOf.get(orderId)?.jobId, sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold }, 'low stock');
+    }
+    const answer = jobs.map((job) => {
+      const outcome = outcomes.get(job.orderId) ?? 'skipped';
+      const log = this.ctx.logger.child({ orderId: job.orderId, jobId: job.jobId, requestId: job.requestId, step: 'reserve' });
+      if (outcome === 'reserved') log.info('stock reserved');
+      else if (outcome === 'out_of_stock') log.info('order failed: out of stock');
+      else log.debug('reserve skipped: order is no longer pending');
+      return outcome;
+    });
+    if (answer.includes('reserved')) this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
+    return answer;
   }
 
   /**
@@ -185,7 +232,7 @@ export class OrderFlow {
     try {
       const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
       const durationMs = Date.now() - started;
-      await this.chargeDbSteps(() => this.completePaid(orderId, { attempt, amountCents, currency, chargeId, durationMs }, meta));
+      await this.completions.load({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta });
       log.info({ attempt, chargeId }, 'payment succeeded, order completed');
       return 'done';
     } catch (error) {
@@ -215,49 +262,41 @@ export class OrderFlow {
     }
   }
 
-  private async completePaid(
-    orderId: string,
-    p: { attempt: number; amountCents: number; currency: string; chargeId: string; durationMs: number },
-    meta: JobMeta,
-  ): Promise<void> {
-    await this.db.transaction(async (transaction) => {
-      await recordPaymentAttempt(this.db, { orderId, ...p, outcome: 'succeeded' }, transaction);
+  /**
+   * Records successful charges, commits their stock and completes their orders: the charges that
+   * succeed within a few milliseconds of each other share one transaction (the `completions`
+   * loader), so a hot product's row is locked once per group, not once per order. An order the
+   * lease no longer protected (a cancel or the sweeper closed it mid-call) is left closed, and
+   * its charge is logged as needing a refund.
+   */
+  private async completePaidMany(paid: PaidCharge[]): Promise<void> {
+    const orderIds = paid.map((p) => p.orderId);
+    const needRefund = await this.db.transaction(async (transaction) => {
+      await recordPaymentAttempts(this.db, paid.map(({ meta: _meta, ...p }) => ({ ...p, outcome: 'succeeded' as const })), transaction);
       // Only an order that is still reserved has active reservations to commit.
-      const committed = await commitStock(this.db, orderId, transaction);
-      const completed = await transitionOrder(this.db, { orderId, from: 'reserved', to: 'completed' }, [
-        {
+      const committed = await commitStockOf(this.db, orderIds, transaction);
+      const completed = await transitionOrders(this.db, paid.map((p) => ({
+        orderId: p.orderId,
+        from: 'reserved',
+        to: 'completed',
+        entries: paidStory(p, committed.get(p.orderId) ?? []),
+      })), transaction);
+      const closed = paid.filter((p) => !completed.has(p.orderId));
+      for (const p of closed) {
+        if (committed.get(p.orderId)?.length) throw new Error(`order ${p.orderId} had active reservations but was not reserved`);
+        await appendOrderLogs(this.db, p.orderId, [{
           event: 'PAYMENT_SUCCEEDED',
           attempt: p.attempt,
-          message: `Charged ${p.amountCents} ${p.currency} on attempt ${p.attempt} (charge ${p.chargeId})`,
-          details: { chargeId: p.chargeId, durationMs: p.durationMs },
-          jobId: meta.jobId,
-        },
-        {
-          event: 'STOCK_COMMITTED',
-          message: `Took ${committed.map((l) => `${l.quantity} x ${l.sku}`).join(', ')} out of stock`,
-          details: { lines: committed },
-          jobId: meta.jobId,
-        },
-        {
-          event: 'ORDER_COMPLETED',
-          fromStatus: 'reserved',
-          toStatus: 'completed',
-          message: 'Order completed',
-          jobId: meta.jobId,
-        },
-      ], transaction);
-      if (completed) return;
-      if (committed.length) throw new Error(`order ${orderId} had active reservations but was not reserved`);
-      // Only possible if the lease ran out mid-call and a cancel or the sweeper won.
-      await appendOrderLogs(this.db, orderId, [{
-        event: 'PAYMENT_SUCCEEDED',
-        attempt: p.attempt,
-        message: `Charge ${p.chargeId} succeeded after the order was closed; it needs a refund`,
-        details: { chargeId: p.chargeId, needsRefund: true },
-        jobId: meta.jobId,
-      }], transaction);
-      this.ctx.logger.error({ orderId, jobId: meta.jobId, requestId: meta.requestId, chargeId: p.chargeId }, 'charge succeeded after the order was closed: refund needed');
+          message: `Charge ${p.chargeId} succeeded after the order was closed; it needs a refund`,
+          details: { chargeId: p.chargeId, needsRefund: true },
+          jobId: p.meta.jobId,
+        }], transaction);
+      }
+      return closed;
     });
+    for (const p of needRefund) {
+      this.ctx.logger.error({ orderId: p.orderId, jobId: p.meta.jobId, requestId: p.meta.requestId, chargeId: p.chargeId }, 'charge succeeded after the order was closed: refund needed');
+    }
   }
 
   /** Records a failed attempt; with a final reason it also releases the stock and fails the order. */

@@ -28,8 +28,16 @@ function logged<Q extends QueueName>(ctx: AppContext, queue: Q, handle: (job: Jo
 export async function registerOrderJobs(ctx: AppContext): Promise<() => Promise<void>> {
   const flow = new OrderFlow(ctx);
 
-  await ctx.queue.work(QUEUES.ORDER_RESERVE, logged(ctx, QUEUES.ORDER_RESERVE, (job) =>
-    flow.reserve(job.data.orderId, { jobId: job.id, requestId: job.data.requestId })));
+  // Set-based: a fetch of reserve jobs is one transaction. Two batches in flight overlap one's
+  // commit with the next one's fetch and locks.
+  await ctx.queue.workBatches(QUEUES.ORDER_RESERVE, async (jobs) => {
+    try {
+      await flow.reserveBatch(jobs.map((job) => ({ orderId: job.data.orderId, jobId: job.id, requestId: job.data.requestId })));
+    } catch (error) {
+      ctx.logger.error({ err: error, jobs: jobs.length, queue: QUEUES.ORDER_RESERVE }, `reserve batch failed: ${(error as Error).message}`);
+      throw error;
+    }
+  }, { concurrency: 2 });
 
   // A charge attempt waits on the provider, holding no connection meanwhile: many fit in flight.
   await ctx.queue.work(QUEUES.ORDER_CHARGE, logged(ctx, QUEUES.ORDER_CHARGE, (job) =>

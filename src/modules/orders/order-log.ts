@@ -1,6 +1,7 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { appendLogs } from './data/append-logs';
 import { transition } from './data/transition';
+import { transitionMany } from './data/transition-many';
 import { recordOrderFinished } from '../../observability/metrics';
 import { canTransition, isTerminal, type FailureReason, type OrderEvent, type OrderStatus } from './lifecycle';
 
@@ -16,9 +17,9 @@ export interface OrderLogEntry {
   requestId?: string | null;
 }
 
-/** The entries as the one jsonb parameter the log-writing statements take (data/log-rows.ts). */
-function logRowsParam(entries: OrderLogEntry[]): string {
-  return JSON.stringify(entries.map((e) => ({
+/** The entries as rows of the jsonb parameter the log-writing statements take (data/log-rows.ts). */
+function logRows(entries: OrderLogEntry[]) {
+  return entries.map((e) => ({
     event: e.event,
     message: e.message,
     from_status: e.fromStatus ?? null,
@@ -27,8 +28,10 @@ function logRowsParam(entries: OrderLogEntry[]): string {
     details: e.details ?? null,
     job_id: e.jobId ?? null,
     request_id: e.requestId ?? null,
-  })));
+  }));
 }
+
+const logRowsParam = (entries: OrderLogEntry[]): string => JSON.stringify(logRows(entries));
 
 /** Writes several log rows of one order in one statement. */
 export async function appendOrderLogs(
@@ -59,4 +62,41 @@ export async function transitionOrder(
   const { to } = change;
   if (isTerminal(to)) transaction.afterCommit(() => recordOrderFinished(to, change.reason ?? null, row.created_at));
   return row.created_at;
+}
+
+/** One order's status change and its log rows, as transitionOrders takes them. */
+export interface OrderTransition {
+  orderId: string;
+  from: OrderStatus;
+  to: OrderStatus;
+  reason?: FailureReason | null;
+  entries: OrderLogEntry[];
+}
+
+/**
+ * transitionOrder for many orders in one statement: each change is conditional on its own `from`,
+ * with its own log rows. Returns the ids of the orders that changed.
+ */
+export async function transitionOrders(sequelize: Sequelize, changes: OrderTransition[], transaction: Transaction): Promise<Set<string>> {
+  if (!changes.length) return new Set();
+  for (const c of changes) if (!canTransition(c.from, c.to)) throw new Error(`order ${c.orderId}: no transition ${c.from} -> ${c.to}`);
+  const param = JSON.stringify(changes.map((c) => ({
+    order_id: c.orderId,
+    from_status: c.from,
+    to_status: c.to,
+    failure_reason: c.reason ?? null,
+    logs: logRows(c.entries),
+  })));
+  const rows = await transitionMany.rows(sequelize, [param], transaction);
+  const byId = new Map(changes.map((c) => [c.orderId, c]));
+  const finished = rows.filter((r) => isTerminal(byId.get(r.order_id)!.to));
+  if (finished.length) {
+    transaction.afterCommit(() => {
+      for (const r of finished) {
+        const c = byId.get(r.order_id)!;
+        recordOrderFinished(c.to as 'completed' | 'failed' | 'cancelled', c.reason ?? null, r.created_at);
+      }
+    });
+  }
+  return new Set(rows.map((r) => r.order_id));
 }

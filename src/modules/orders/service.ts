@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import DataLoader from 'dataloader';
 import { Op, UniqueConstraintError, cast, col, type Includeable, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
@@ -7,7 +8,7 @@ import { metrics } from '../../observability/metrics';
 import { PAYMENT_VIEW_ATTRIBUTES } from '../payments';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { cancelStory, releaseAndClose } from './close';
-import { intake, type IntakeLine } from './data/intake';
+import { intake, type IntakeLine, type IntakeParams } from './data/intake';
 import { OPEN_STATUSES } from './lifecycle';
 import { Order } from './models';
 import type { CreateOrderInput, ListOrdersQuery } from './schemas';
@@ -77,8 +78,59 @@ const readOrderCursor = (cursor: string) =>
       : null,
   );
 
+/** One order for the intake statement, and the reserve job it needs when written. */
+interface IntakeRequest {
+  orderId: string;
+  requestId?: string;
+  params: IntakeParams;
+}
+
+/** How long an order waits for others to share its transaction (and its commit). */
+const GROUP_WINDOW_MS = 1;
+
 export class OrderService {
-  constructor(private readonly ctx: AppContext) {}
+  /**
+   * Group commit: orders arriving within a millisecond share one transaction, one job insert and
+   * one commit; each is still checked, written and answered on its own (see intakeGroup).
+   */
+  private readonly intakes: DataLoader<IntakeRequest, IntakeLine[]>;
+
+  constructor(private readonly ctx: AppContext) {
+    this.intakes = new DataLoader<IntakeRequest, IntakeLine[]>((requests) => this.intakeGroup(requests), {
+      cache: false,
+      maxBatchSize: 50,
+      batchScheduleFn: (run) => setTimeout(run, GROUP_WINDOW_MS),
+    });
+  }
+
+  /**
+   * Writes a group of orders in one transaction: per order, one statement reads the prices,
+   * checks it and, only when it passes, writes the order, its items and its ORDER_CREATED log
+   * (an order that does not pass writes nothing and leaves the others alone); then one insert
+   * enqueues the reserve jobs of the written ones. Never an order without its job, nor a job
+   * without its order. Should the transaction fail (say, a race on an idempotency key), each
+   * order is tried again in a transaction of its own, so one cannot fail its neighbours.
+   */
+  private async intakeGroup(requests: readonly IntakeRequest[]): Promise<Array<IntakeLine[] | Error>> {
+    const { sequelize, queue } = this.ctx;
+    const write = (group: readonly IntakeRequest[]) =>
+      sequelize.transaction(async (transaction) => {
+        const results: IntakeLine[][] = [];
+        for (const request of group) results.push(await intake.rows(sequelize, request.params, transaction));
+        const written = group.filter((_, i) => results[i][0]?.order_created_at);
+        await queue.sendMany(QUEUES.ORDER_RESERVE, written.map((r) => ({ orderId: r.orderId, requestId: r.requestId })), { transaction });
+        return results;
+      });
+    let results: Array<IntakeLine[] | Error>;
+    try {
+      results = await write(requests);
+    } catch (error) {
+      if (requests.length === 1) return [error as Error];
+      results = await Promise.all(requests.map((r) => write([r]).then(([lines]) => lines, (e: Error) => e)));
+    }
+    if (results.some((r) => !(r instanceof Error) && r[0]?.order_created_at)) queue.notify(QUEUES.ORDER_RESERVE);
+    return results;
+  }
 
   /**
    * Accepts an order: order, items, ORDER_CREATED log and the reservation job are written
@@ -96,21 +148,14 @@ export class OrderService {
     const requested = input.items.map((item, ord) => ({ ord, sku: item.sku ?? null, product_id: item.productId ?? null, quantity: item.quantity }));
 
     try {
-      const { row, lines } = await this.ctx.sequelize.transaction(async (transaction) => {
-        // One statement reads the prices, checks the order and, only when it passes, writes the
-        // order, its items and its ORDER_CREATED log; the job follows in the same transaction.
-        const lines = await intake.rows(
-          this.ctx.sequelize,
-          [orderId, input.customerId, input.currency ?? null, meta.idempotencyKey ?? null, hash, meta.requestId ?? null, JSON.stringify(requested)],
-          transaction,
-        );
-        const row = lines[0]?.order_created_at ? lines[0] : null;
-        if (!row) throw refusal(input, lines);
-        await this.ctx.queue.send(QUEUES.ORDER_RESERVE, { orderId, requestId: meta.requestId }, { transaction });
-        return { row, lines };
+      const lines = await this.intakes.load({
+        orderId,
+        requestId: meta.requestId,
+        params: [orderId, input.customerId, input.currency ?? null, meta.idempotencyKey ?? null, hash, meta.requestId ?? null, JSON.stringify(requested)],
       });
+      const row = lines[0]?.order_created_at ? lines[0] : null;
+      if (!row) throw refusal(input, lines);
       const totalCents = lines.reduce((sum, l) => sum + l.quantity * l.price_cents!, 0);
-      this.ctx.queue.notify(QUEUES.ORDER_RESERVE);
       metrics.ordersCreated.inc();
       this.ctx.logger.info({ orderId, requestId: meta.requestId, customerId: input.customerId, totalCents }, 'order accepted');
       const order: OrderView = {

@@ -1,6 +1,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { metrics } from '../../observability/metrics';
-import { insertPayment } from './data/insert-payment';
+import { insertPayments } from './data/insert-payments';
 import type { Payment, PaymentOutcome } from './models';
 
 /** One charge attempt as the order flow reports it. */
@@ -16,15 +16,27 @@ export interface PaymentAttempt {
   durationMs: number;
 }
 
-/** Records a charge attempt inside the caller's transaction; the metric follows the commit. */
-export async function recordPaymentAttempt(sequelize: Sequelize, p: PaymentAttempt, transaction: Transaction): Promise<void> {
-  await insertPayment.rows(
-    sequelize,
-    [p.orderId, p.attempt, p.outcome, p.chargeId, p.code ?? null, p.message ?? null, p.amountCents, p.currency, p.durationMs],
-    transaction,
-  );
-  transaction.afterCommit(() => metrics.paymentAttempts.inc({ outcome: p.outcome }));
+/** Records charge attempts inside the caller's transaction, in one statement; the metric follows the commit. */
+export async function recordPaymentAttempts(sequelize: Sequelize, attempts: PaymentAttempt[], transaction: Transaction): Promise<void> {
+  if (!attempts.length) return;
+  const rows = attempts.map((p) => ({
+    order_id: p.orderId,
+    attempt: p.attempt,
+    outcome: p.outcome,
+    provider_charge_id: p.chargeId,
+    error_code: p.code ?? null,
+    error_message: p.message ?? null,
+    amount_cents: p.amountCents,
+    currency: p.currency,
+    duration_ms: p.durationMs,
+  }));
+  await insertPayments.rows(sequelize, [JSON.stringify(rows)], transaction);
+  transaction.afterCommit(() => {
+    for (const p of attempts) metrics.paymentAttempts.inc({ outcome: p.outcome });
+  });
 }
+
+export const recordPaymentAttempt = (sequelize: Sequelize, p: PaymentAttempt, transaction: Transaction) => recordPaymentAttempts(sequelize, [p], transaction);
 
 /** How GET /orders/:id shows a payment attempt. */
 export function paymentView(p: Payment) {

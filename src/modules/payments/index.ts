@@ -4,4 +4,4 @@
  */
 export * from './adapter';
 export { Payment, PAYMENT_OUTCOMES, initPaymentModels, type PaymentOutcome } from './models';
-export { recordPaymentAttempt, paymentView, PAYMENT_VIEW_ATTRIBUTES, type PaymentAttempt } from './attempts';
+export { recordPaymentAttempt, recordPaymentAttempts, paymentView, PAYMENT_VIEW_ATTRIBUTES, type PaymentAttempt } from './attempts';

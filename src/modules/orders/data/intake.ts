@@ -29,10 +29,17 @@ export interface IntakeLine {
  *
  * $7: the requested lines as [{ ord, sku, product_id, quantity }].
  */
-export const intake = statement<
-  IntakeLine,
-  [orderId: string, customerId: string, currency: string | null, idempotencyKey: string | null, requestHash: string, requestId: string | null, lines: string]
->(
+export type IntakeParams = [
+  orderId: string,
+  customerId: string,
+  currency: string | null,
+  idempotencyKey: string | null,
+  requestHash: string,
+  requestId: string | null,
+  lines: string,
+];
+
+export const intake = statement<IntakeLine, IntakeParams>(
   'orders.intake',
   `WITH req AS (
      SELECT r.ord, r.sku, r.product_id, r.quantity FROM jsonb_to_recordset($7::jsonb) AS r(ord int, sku text, product_id int, quantity int)

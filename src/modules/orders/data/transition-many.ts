@@ -1,0 +1,25 @@
+import { statement } from '../../../db/statement';
+import { insertLogRowsFrom } from './log-rows';
+
+/**
+ * Many conditional status changes, each with its own log rows, in one statement (the batch form
+ * of transition.ts): an order not in its `from` status changes nothing and logs nothing. $1 is a
+ * JSON array of `{order_id, from_status, to_status, failure_reason, logs}` (logs as in
+ * order-log.ts, logRowsParam); the orders that changed come back.
+ */
+export const transitionMany = statement<{ order_id: string; created_at: Date }, [changes: string]>(
+  'orders.transition_many',
+  `WITH req AS (
+     SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (order_id uuid, from_status text, to_status text, failure_reason text, logs jsonb))
+       WITH ORDINALITY AS x(order_id, from_status, to_status, failure_reason, logs, ord)
+   ), changed AS (
+     UPDATE "Orders" o
+     SET status = req.to_status, failure_reason = COALESCE(req.failure_reason, o.failure_reason), payment_lease_until = NULL, updated_at = now()
+     FROM req
+     WHERE o.id = req.order_id AND o.status = req.from_status
+     RETURNING o.id, o.created_at
+   ), logged AS (
+     ${insertLogRowsFrom('changed.id', 'changed JOIN req ON req.order_id = changed.id, jsonb_array_elements(req.logs) WITH ORDINALITY AS e(v, ord)', 'req.ord, e.ord')}
+   )
+   SELECT id AS order_id, created_at FROM changed`,
+);
