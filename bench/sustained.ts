@@ -15,7 +15,8 @@ export const SUSTAINED_DEFAULTS = { ratePerSec: 100, seconds: 300 };
 
 const PAYMENT_ENV = { PAYMENT_TIMEOUT_MS: '3000', PAYMENT_RETRY_DELAY_S: '1', PAYMENT_MAX_ATTEMPTS: '5' };
 const PROVIDER = { latencyMs: 300, failureRate: 0.2, hangMs: 3500 };
-const SKU = 'BENCH-SUSTAINED';
+/** Orders spread over a shop's worth of products, as in the end-to-end scenario (a hot SKU has its own scenario). */
+const SKUS = Array.from({ length: 50 }, (_, i) => `BENCH-SUSTAINED-${i}`);
 const SAMPLE_EVERY_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 600_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -85,7 +86,7 @@ async function sendAtFixedRate(baseUrl: string, ratePerSec: number, seconds: num
   const post = (n: number, dueAt: number) =>
     new Promise<void>((resolve) => {
       let timedOut = false;
-      const body = JSON.stringify({ customerId: `sustained_${n % 1000}`, items: [{ sku: SKU, quantity: 1 }] });
+      const body = JSON.stringify({ customerId: `sustained_${n % 1000}`, items: [{ sku: SKUS[n % SKUS.length], quantity: 1 }] });
       const req = http.request(
         url,
         {
@@ -175,8 +176,9 @@ export async function runSustained(options: { databaseUrl: string; ratePerSec: n
     const configured = await fetch(`${service.paymentUrl}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(PROVIDER) });
     if (!configured.ok) throw new Error(`payment mock refused its settings: ${configured.status} ${await configured.text()}`);
     await db.query(
-      `INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold) VALUES ($1, 'Sustained', 900, 'EUR', 1000000000, 0)`,
-      [SKU],
+      `INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold)
+       SELECT s, 'Sustained ' || s, 900, 'EUR', 1000000000, 0 FROM unnest($1::text[]) s`,
+      [SKUS],
     );
     const token = await adminToken();
     const ordersSince = `FROM "Orders" WHERE created_at >= $1`;

@@ -152,7 +152,7 @@ const schema = Joi.object({
   PAYMENT_PROVIDER_URL: url,
   PAYMENT_TIMEOUT_MS: positiveInt.default(3000),
   PAYMENT_MAX_ATTEMPTS: positiveInt.default(5),
-  PAYMENT_CONCURRENCY: Joi.number().integer().min(1).max(1000).default(100).messages({ '*': 'must be an integer from 1 to 1000' }),
+  PAYMENT_CONCURRENCY: Joi.number().integer().min(1).max(5000).default(500).messages({ '*': 'must be an integer from 1 to 5000' }),
   PAYMENT_RETRY_DELAY_S: nonNegativeInt.default(2),
   PAYMENT_RETRY_BACKOFF: bool.default(true),
   PAYMENT_MOCK_PORT: port.default(4001),

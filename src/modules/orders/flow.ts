@@ -7,7 +7,7 @@ import { commitStockOf, fellToLowStock, reserveStockBatch, type OrderToReserve, 
 import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, recordPaymentAttempts, type PaymentAttempt } from '../payments';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
-import { claimCharge } from './data/claim-charge';
+import { claimCharges } from './data/claim-charges';
 import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
 import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason } from './lifecycle';
@@ -36,6 +36,13 @@ export class RetryableStepError extends Error {
   }
 }
 
+/** An order whose charge attempt holds the lease: which attempt, and what to charge. */
+interface Claim {
+  attempt: number;
+  total_cents: string;
+  currency: string;
+}
+
 /** A successful charge waiting for its group's transaction. */
 interface PaidCharge {
   orderId: string;
@@ -47,7 +54,7 @@ interface PaidCharge {
   meta: JobMeta;
 }
 
-/** How long a successful charge waits for others to share its transaction. */
+/** How long a charge's claim or success waits for others to share its statement or transaction. */
 const GROUP_WINDOW_MS = 2;
 
 /** PAYMENT_SUCCEEDED, STOCK_COMMITTED and ORDER_COMPLETED: a paid order's last log rows. */
@@ -119,11 +126,18 @@ export class OrderFlow {
    * take turns here, WORKER_CONCURRENCY at a time, so they cannot take the pool from the API.
    */
   private readonly chargeDbSteps: pLimit.Limit;
+  /** Charge attempts fetched together claim their orders in one statement (see claimMany). */
+  private readonly claims: DataLoader<{ orderId: string; jobId: string | null }, Claim | null>;
   /** Group commit of successful charges (see completePaidMany); groups take turns two at a time. */
   private readonly completions: DataLoader<PaidCharge, void>;
 
   constructor(private readonly ctx: AppContext) {
     this.chargeDbSteps = pLimit(ctx.config.queue.workers);
+    this.claims = new DataLoader((requests) => this.chargeDbSteps(() => this.claimMany(requests)), {
+      cache: false,
+      maxBatchSize: ctx.config.queue.batchSize,
+      batchScheduleFn: (run) => setTimeout(run, GROUP_WINDOW_MS),
+    });
     const groups = pLimit(2);
     this.completions = new DataLoader<PaidCharge, void>(
       async (paid) => {
@@ -213,8 +227,7 @@ export class OrderFlow {
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
 
     // One statement: take the lease, count the attempt and log it (no transaction needed).
-    const claimed = await this.chargeDbSteps(() =>
-      claimCharge.one(this.db, [orderId, PAYMENT_LEASE.seconds(settings.timeoutMs), settings.maxAttempts, meta.jobId ?? null]));
+    const claimed = await this.claims.load({ orderId, jobId: meta.jobId ?? null });
 
     if (!claimed) {
       const order = await this.chargeDbSteps(() => Order.findByPk(orderId, { attributes: ['status'] }));
@@ -260,6 +273,20 @@ export class OrderFlow {
       log.info({ attempt, code: transient.code }, 'payment attempt failed, will retry');
       throw new RetryableStepError(transient.code, transient.message);
     }
+  }
+
+  /**
+   * Takes the payment lease of each order that is reserved and free, in one statement. A second
+   * delivery of the same order in the group gets null, as if another attempt held the lease.
+   */
+  private async claimMany(requests: ReadonlyArray<{ orderId: string; jobId: string | null }>): Promise<Array<Claim | null>> {
+    const { timeoutMs, maxAttempts } = this.ctx.config.payments;
+    const first = new Map<string, number>();
+    requests.forEach((r, i) => first.has(r.orderId) || first.set(r.orderId, i));
+    const claims = [...first].map(([orderId, i]) => ({ order_id: orderId, job_id: requests[i].jobId }));
+    const rows = await claimCharges.rows(this.db, [JSON.stringify(claims), PAYMENT_LEASE.seconds(timeoutMs), maxAttempts]);
+    const byOrder = new Map(rows.map((r) => [r.order_id, r]));
+    return requests.map((r, i) => (first.get(r.orderId) === i ? byOrder.get(r.orderId) ?? null : null));
   }
 
   /**
