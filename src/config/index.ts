@@ -45,7 +45,7 @@ export interface AppConfig {
   };
   queue: {
     schema: string;
-    /** Database-bound jobs (reserve, dead letter) in flight per queue per process. */
+    /** Database steps of charge attempts at once per process; also the default concurrency of a job loop. */
     workers: number;
     batchSize: number;
     pollingIntervalSeconds: number;

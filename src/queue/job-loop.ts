@@ -30,6 +30,13 @@ export interface RunningLoop {
 const COMPLETE_FLUSH_MS = 10;
 
 /**
+ * A wake-up ends a pause no sooner than this after the previous fetch began: under a steady
+ * trickle of sends, jobs gather into batches instead of one fetch (and, for a batch handler, one
+ * transaction) per job, which starved the other queues of pg-boss's connections.
+ */
+const MIN_FETCH_GAP_MS = 50;
+
+/**
  * One queue's job loop over pg-boss's public fetch/complete/fail: keeps up to `concurrency` jobs in
  * flight, each handled on its own (a job waiting on the network holds a slot, not the loop), and
  * fetches again as soon as enough slots are free. A job that throws is failed alone, with its own
@@ -77,7 +84,8 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
     this.slotFreed?.();
   }
 
-  private pause(ms: number): Promise<void> {
+  /** Waits `ms`; wake() (unless not `wakeable`) and stop() end the wait early. */
+  private pause(ms: number, { wakeable = true } = {}): Promise<void> {
     return new Promise<void>((resolve) => {
       const finish = () => {
         clearTimeout(timer);
@@ -85,7 +93,7 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
         resolve();
       };
       const timer = setTimeout(finish, ms);
-      this.endPause = finish;
+      this.endPause = wakeable ? finish : () => this.stopping && finish();
     });
   }
 
@@ -112,6 +120,7 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
       }
       const wanted = batches ? batchSize : Math.min(batchSize, free);
       this.woken = false;
+      const fetchedAt = Date.now();
       let jobs: J[] = [];
       let fetchFailed = false;
       try {
@@ -129,6 +138,8 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
       }
       idleMs = jobs.length || fetchFailed ? pollMs : Math.min(idleMs * 2, idleMaxMs);
       if (!this.woken && !this.stopping) await this.pause(idleMs);
+      const sinceFetch = Date.now() - fetchedAt;
+      if (!this.stopping && sinceFetch < MIN_FETCH_GAP_MS) await this.pause(MIN_FETCH_GAP_MS - sinceFetch, { wakeable: false });
     }
     await Promise.all(this.running);
     await this.flush();

@@ -46,7 +46,9 @@ export class JobQueue {
       // pg-boss hands its options to pg.Pool, which builds its connections with this Client.
       ...(config.db.preparedStatements ? { Client: PreparingClient } : {}),
       schema: config.queue.schema,
-      max: 4,
+      // Every queue's fetches, completions and failures share these (opened as needed): with
+      // four, a busy charge queue's failures and fetches waited on each other.
+      max: 8,
       application_name: 'orderloop-queue',
       // Jobs held by a crashed worker come back after they expire (pg-boss 10 has no heartbeat).
       expireInSeconds: config.queue.jobExpireSeconds,
