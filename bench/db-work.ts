@@ -170,7 +170,7 @@ export interface IdleCost {
  * What the service costs while no orders arrive: after `settleMs`, its commits per second and
  * CPU over `windowMs`, with only the two snapshots sent by the bench in between.
  */
-export async function measureIdleCost(counters: DatabaseCounters, pids: number[], options = { settleMs: 5_000, windowMs: 20_000 }): Promise<IdleCost> {
+export async function measureIdleCost(counters: DatabaseCounters, pids: number[], options = { settleMs: 15_000, windowMs: 20_000 }): Promise<IdleCost> {
   await sleep(options.settleMs);
   const ticks = () => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
   const cpuBefore = { ticks: ticks(), at: Date.now() };

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     process.stdout.write('flaky payments (2,000 orders, failure rate 0.3) …\n');
     const flaky = await flakyPayments(db, service, 2000);
     await assertInvariants(db, 'flaky payments');
-    process.stdout.write('idle cost (5 s to settle, then 20 s without orders) …\n');
+    process.stdout.write('idle cost (15 s to settle while the flaky scenario ends its last retries, then 20 s without orders) …\n');
     const idle = await measureIdleCost(counters, processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined));
     const peakRssMb = Math.max(...processes.map((p) => p.peakRssMb()));
     for (const p of processes) await p.stop();
