@@ -136,3 +136,11 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
   }
   throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/** Polls GET /orders/:id until the order is completed, failed or cancelled; returns it as the API shows it. */
+export async function waitForTerminal(t: TestApp, orderId: string, timeoutMs = 30_000) {
+  return eventually(async () => {
+    const res = await t.http.get(`/orders/${orderId}`);
+    return ['completed', 'failed', 'cancelled'].includes(res.body.order?.status) ? res.body.order : null;
+  }, timeoutMs);
+}

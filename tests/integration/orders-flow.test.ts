@@ -1,17 +1,10 @@
 import { invariantViolations } from '../helpers/invariants';
-import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { createProduct, startTestApp, waitForTerminal, type TestApp } from '../helpers/test-app';
 
 /** Stock as the API shows it. */
 async function stockOf(t: TestApp, sku: string): Promise<{ stockOnHand: number; stockReserved: number }> {
   const { stockOnHand, stockReserved } = (await t.http.get(`/products/${sku}`).expect(200)).body.product;
   return { stockOnHand, stockReserved };
-}
-
-async function waitForTerminal(t: TestApp, orderId: string, timeoutMs = 20_000) {
-  return eventually(async () => {
-    const res = await t.http.get(`/orders/${orderId}`);
-    return ['completed', 'failed', 'cancelled'].includes(res.body.order?.status) ? res.body.order : null;
-  }, timeoutMs);
 }
 
 describe('order flow through pg-boss jobs', () => {

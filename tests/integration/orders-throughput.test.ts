@@ -1,13 +1,6 @@
 import { invariantViolations } from '../helpers/invariants';
-import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { createProduct, eventually, startTestApp, waitForTerminal, type TestApp } from '../helpers/test-app';
 import { startWorkers } from '../../src/workers';
-
-async function waitForTerminal(t: TestApp, orderId: string, timeoutMs = 30_000) {
-  return eventually(async () => {
-    const res = await t.http.get(`/orders/${orderId}`);
-    return ['completed', 'failed', 'cancelled'].includes(res.body.order?.status) ? res.body.order : null;
-  }, timeoutMs);
-}
 
 /** One sample of a gauge from GET /metrics, or null when the series is absent. */
 async function gauge(t: TestApp, name: string, labels = ''): Promise<number | null> {

@@ -207,10 +207,10 @@ export class OrderFlow {
     }
     const answer = jobs.map((job) => {
       const outcome = outcomes.get(job.orderId) ?? 'skipped';
-      const log = this.ctx.logger.child({ orderId: job.orderId, jobId: job.jobId, requestId: job.requestId, step: 'reserve' });
-      if (outcome === 'reserved') log.info('stock reserved');
-      else if (outcome === 'out_of_stock') log.info('order failed: out of stock');
-      else log.debug('reserve skipped: order is no longer pending');
+      const fields = { orderId: job.orderId, jobId: job.jobId, requestId: job.requestId, step: 'reserve' };
+      if (outcome === 'reserved') this.ctx.logger.info(fields, 'stock reserved');
+      else if (outcome === 'out_of_stock') this.ctx.logger.info(fields, 'order failed: out of stock');
+      else this.ctx.logger.debug(fields, 'reserve skipped: order is no longer pending');
       return outcome;
     });
     if (answer.includes('reserved')) this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
@@ -226,7 +226,7 @@ export class OrderFlow {
     const { payments: settings } = this.ctx.config;
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
 
-    // One statement: take the lease, count the attempt and log it (no transaction needed).
+    // Take the lease, count the attempt and log it: one statement for the attempts fetched together, no transaction.
     const claimed = await this.claims.load({ orderId, jobId: meta.jobId ?? null });
 
     if (!claimed) {
