@@ -3,7 +3,8 @@ import { availableOf } from '../catalog';
 import { commitReservations } from './data/commit-reservations';
 import { lockProducts } from './data/lock-products';
 import { lockReservedProducts } from './data/lock-reserved-products';
-import { releaseReservations, type SettledRow } from './data/release-reservations';
+import { releaseReservations } from './data/release-reservations';
+import type { SettledRow } from './data/settle-reservations';
 import { reserveMany } from './data/reserve-many';
 
 /**
@@ -138,5 +139,4 @@ async function settle(
 
 export const commitStockOf = (s: Sequelize, orderIds: string[], t: Transaction) => settle(s, orderIds, 'commit', t);
 export const releaseStockOf = (s: Sequelize, orderIds: string[], t: Transaction) => settle(s, orderIds, 'release', t);
-export const commitStock = async (s: Sequelize, orderId: string, t: Transaction) => (await commitStockOf(s, [orderId], t)).get(orderId)!;
 export const releaseStock = async (s: Sequelize, orderId: string, t: Transaction) => (await releaseStockOf(s, [orderId], t)).get(orderId)!;

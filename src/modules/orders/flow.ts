@@ -1,13 +1,13 @@
-import DataLoader from 'dataloader';
 import pLimit from 'p-limit';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
+import { grouped } from '../../shared/grouped';
 import { commitStockOf, fellToLowStock, reserveStockBatch, type OrderToReserve, type ReservedLine, type SettledLine, type Shortage } from '../inventory';
 import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, recordPaymentAttempts, type PaymentAttempt } from '../payments';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
-import { claimCharges } from './data/claim-charges';
+import { claimCharges, type ClaimRow } from './data/claim-charges';
 import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
 import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason } from './lifecycle';
@@ -34,13 +34,6 @@ export class RetryableStepError extends Error {
     super(message);
     this.name = 'RetryableStepError';
   }
-}
-
-/** An order whose charge attempt holds the lease: which attempt, and what to charge. */
-interface Claim {
-  attempt: number;
-  total_cents: string;
-  currency: string;
 }
 
 /** A successful charge waiting for its group's transaction. */
@@ -127,25 +120,19 @@ export class OrderFlow {
    */
   private readonly chargeDbSteps: pLimit.Limit;
   /** Charge attempts fetched together claim their orders in one statement (see claimMany). */
-  private readonly claims: DataLoader<{ orderId: string; jobId: string | null }, Claim | null>;
+  private readonly claim: (request: { orderId: string; jobId: string | null }) => Promise<ClaimRow | null>;
   /** Group commit of successful charges (see completePaidMany); groups take turns two at a time. */
-  private readonly completions: DataLoader<PaidCharge, void>;
+  private readonly completePaid: (paid: PaidCharge) => Promise<void>;
 
   constructor(private readonly ctx: AppContext) {
     this.chargeDbSteps = pLimit(ctx.config.queue.workers);
-    this.claims = new DataLoader((requests) => this.chargeDbSteps(() => this.claimMany(requests)), {
-      cache: false,
-      maxBatchSize: ctx.config.queue.batchSize,
-      batchScheduleFn: (run) => setTimeout(run, GROUP_WINDOW_MS),
-    });
+    const group = { windowMs: GROUP_WINDOW_MS, maxSize: ctx.config.queue.batchSize };
+    this.claim = grouped((requests) => this.chargeDbSteps(() => this.claimMany(requests)), group);
     const groups = pLimit(2);
-    this.completions = new DataLoader<PaidCharge, void>(
-      async (paid) => {
-        await groups(() => this.completePaidMany([...paid]));
-        return paid.map(() => undefined);
-      },
-      { cache: false, maxBatchSize: ctx.config.queue.batchSize, batchScheduleFn: (run) => setTimeout(run, GROUP_WINDOW_MS) },
-    );
+    this.completePaid = grouped(async (paid: readonly PaidCharge[]) => {
+      await groups(() => this.completePaidMany([...paid]));
+      return paid.map(() => undefined);
+    }, group);
   }
 
   private get db() {
@@ -227,7 +214,7 @@ export class OrderFlow {
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
 
     // Take the lease, count the attempt and log it: one statement for the attempts fetched together, no transaction.
-    const claimed = await this.claims.load({ orderId, jobId: meta.jobId ?? null });
+    const claimed = await this.claim({ orderId, jobId: meta.jobId ?? null });
 
     if (!claimed) {
       const order = await this.chargeDbSteps(() => Order.findByPk(orderId, { attributes: ['status'] }));
@@ -245,7 +232,7 @@ export class OrderFlow {
     try {
       const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
       const durationMs = Date.now() - started;
-      await this.completions.load({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta });
+      await this.completePaid({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta });
       log.info({ attempt, chargeId }, 'payment succeeded, order completed');
       return 'done';
     } catch (error) {
@@ -279,7 +266,7 @@ export class OrderFlow {
    * Takes the payment lease of each order that is reserved and free, in one statement. A second
    * delivery of the same order in the group gets null, as if another attempt held the lease.
    */
-  private async claimMany(requests: ReadonlyArray<{ orderId: string; jobId: string | null }>): Promise<Array<Claim | null>> {
+  private async claimMany(requests: ReadonlyArray<{ orderId: string; jobId: string | null }>): Promise<Array<ClaimRow | null>> {
     const { timeoutMs, maxAttempts } = this.ctx.config.payments;
     const first = new Map<string, number>();
     requests.forEach((r, i) => first.has(r.orderId) || first.set(r.orderId, i));

@@ -1,9 +1,8 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { appendLogs } from './data/append-logs';
-import { transition } from './data/transition';
 import { transitionMany } from './data/transition-many';
 import { recordOrderFinished } from '../../observability/metrics';
-import { canTransition, isTerminal, type FailureReason, type OrderEvent, type OrderStatus } from './lifecycle';
+import { canTransition, isTerminal, type FailureReason, type OrderEvent, type OrderStatus, type TerminalStatus } from './lifecycle';
 
 /** One row of an order's story, as the flow writes it. */
 export interface OrderLogEntry {
@@ -44,26 +43,6 @@ export async function appendOrderLogs(
   await appendLogs.rows(sequelize, [orderId, logRowsParam(entries)], transaction);
 }
 
-/**
- * Moves an order from one status to another with a conditional update and writes its log rows,
- * in one statement; an order that reached a terminal status is counted in the metrics once the
- * transaction commits. Returns the order's created_at when it changed, null when the order was
- * not in `from` (a repeated job). A change lifecycle.ts does not allow is a bug: it throws.
- */
-export async function transitionOrder(
-  sequelize: Sequelize,
-  change: { orderId: string; from: OrderStatus; to: OrderStatus; reason?: FailureReason | null },
-  entries: OrderLogEntry[],
-  transaction: Transaction,
-): Promise<Date | null> {
-  if (!canTransition(change.from, change.to)) throw new Error(`order ${change.orderId}: no transition ${change.from} -> ${change.to}`);
-  const row = await transition.one(sequelize, [change.orderId, change.from, change.to, change.reason ?? null, logRowsParam(entries)], transaction);
-  if (!row) return null;
-  const { to } = change;
-  if (isTerminal(to)) transaction.afterCommit(() => recordOrderFinished(to, change.reason ?? null, row.created_at));
-  return row.created_at;
-}
-
 /** One order's status change and its log rows, as transitionOrders takes them. */
 export interface OrderTransition {
   orderId: string;
@@ -74,11 +53,14 @@ export interface OrderTransition {
 }
 
 /**
- * transitionOrder for many orders in one statement: each change is conditional on its own `from`,
- * with its own log rows. Returns the ids of the orders that changed.
+ * Moves orders from one status to another with conditional updates and writes each one's log
+ * rows, all in one statement; an order that reached a terminal status is counted in the metrics
+ * once the transaction commits. Returns the created_at of each order that changed (an order not
+ * in its `from` is left out: a repeated job, or another path won). A change lifecycle.ts does not
+ * allow is a bug: it throws.
  */
-export async function transitionOrders(sequelize: Sequelize, changes: OrderTransition[], transaction: Transaction): Promise<Set<string>> {
-  if (!changes.length) return new Set();
+export async function transitionOrders(sequelize: Sequelize, changes: OrderTransition[], transaction: Transaction): Promise<Map<string, Date>> {
+  if (!changes.length) return new Map();
   for (const c of changes) if (!canTransition(c.from, c.to)) throw new Error(`order ${c.orderId}: no transition ${c.from} -> ${c.to}`);
   const param = JSON.stringify(changes.map((c) => ({
     order_id: c.orderId,
@@ -87,16 +69,22 @@ export async function transitionOrders(sequelize: Sequelize, changes: OrderTrans
     failure_reason: c.reason ?? null,
     logs: logRows(c.entries),
   })));
-  const rows = await transitionMany.rows(sequelize, [param], transaction);
-  const byId = new Map(changes.map((c) => [c.orderId, c]));
-  const finished = rows.filter((r) => isTerminal(byId.get(r.order_id)!.to));
+  const changed = new Map((await transitionMany.rows(sequelize, [param], transaction)).map((r) => [r.order_id, r.created_at]));
+  const finished = changes.filter((c) => changed.has(c.orderId) && isTerminal(c.to));
   if (finished.length) {
     transaction.afterCommit(() => {
-      for (const r of finished) {
-        const c = byId.get(r.order_id)!;
-        recordOrderFinished(c.to as 'completed' | 'failed' | 'cancelled', c.reason ?? null, r.created_at);
-      }
+      for (const c of finished) recordOrderFinished(c.to as TerminalStatus, c.reason ?? null, changed.get(c.orderId));
     });
   }
-  return new Set(rows.map((r) => r.order_id));
+  return changed;
+}
+
+/** transitionOrders for one order: its created_at when it changed, null when it was not in `from`. */
+export async function transitionOrder(
+  sequelize: Sequelize,
+  change: Omit<OrderTransition, 'entries'>,
+  entries: OrderLogEntry[],
+  transaction: Transaction,
+): Promise<Date | null> {
+  return (await transitionOrders(sequelize, [{ ...change, entries }], transaction)).get(change.orderId) ?? null;
 }

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import DataLoader from 'dataloader';
 import { Op, UniqueConstraintError, cast, col, type Includeable, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
@@ -7,6 +6,7 @@ import { QUEUES } from '../../queue/queues';
 import { metrics } from '../../observability/metrics';
 import { PAYMENT_VIEW_ATTRIBUTES } from '../payments';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
+import { grouped } from '../../shared/grouped';
 import { cancelStory, releaseAndClose } from './close';
 import { intake, type IntakeLine, type IntakeParams } from './data/intake';
 import { OPEN_STATUSES } from './lifecycle';
@@ -93,14 +93,10 @@ export class OrderService {
    * Group commit: orders arriving within a millisecond share one transaction, one job insert and
    * one commit; each is still checked, written and answered on its own (see intakeGroup).
    */
-  private readonly intakes: DataLoader<IntakeRequest, IntakeLine[]>;
+  private readonly intake: (request: IntakeRequest) => Promise<IntakeLine[]>;
 
   constructor(private readonly ctx: AppContext) {
-    this.intakes = new DataLoader<IntakeRequest, IntakeLine[]>((requests) => this.intakeGroup(requests), {
-      cache: false,
-      maxBatchSize: 50,
-      batchScheduleFn: (run) => setTimeout(run, GROUP_WINDOW_MS),
-    });
+    this.intake = grouped((requests) => this.intakeGroup(requests), { windowMs: GROUP_WINDOW_MS, maxSize: 50 });
   }
 
   /**
@@ -148,7 +144,7 @@ export class OrderService {
     const requested = input.items.map((item, ord) => ({ ord, sku: item.sku ?? null, product_id: item.productId ?? null, quantity: item.quantity }));
 
     try {
-      const lines = await this.intakes.load({
+      const lines = await this.intake({
         orderId,
         requestId: meta.requestId,
         params: [orderId, input.customerId, input.currency ?? null, meta.idempotencyKey ?? null, hash, meta.requestId ?? null, JSON.stringify(requested)],

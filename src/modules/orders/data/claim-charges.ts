@@ -11,10 +11,15 @@ const attemptEvent: OrderEvent = 'PAYMENT_ATTEMPT';
  * PAYMENT_ATTEMPT (with the job that makes it). $1 is a JSON array of `{order_id, job_id}`, one
  * per order; an order that does not come back is not reserved, or another attempt holds its lease.
  */
-export const claimCharges = statement<
-  { order_id: string; attempt: number; total_cents: string; currency: string },
-  [claims: string, leaseSeconds: number, maxAttempts: number]
->(
+/** An order whose charge attempt now holds the lease: which attempt, and what to charge. */
+export interface ClaimRow {
+  order_id: string;
+  attempt: number;
+  total_cents: string;
+  currency: string;
+}
+
+export const claimCharges = statement<ClaimRow, [claims: string, leaseSeconds: number, maxAttempts: number]>(
   'orders.claim_charges',
   `WITH req AS (
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(order_id uuid, job_id uuid)

@@ -2,10 +2,10 @@ import { statement } from '../../../db/statement';
 import { insertLogRowsFrom } from './log-rows';
 
 /**
- * Many conditional status changes, each with its own log rows, in one statement (the batch form
- * of transition.ts): an order not in its `from` status changes nothing and logs nothing. $1 is a
- * JSON array of `{order_id, from_status, to_status, failure_reason, logs}` (logs as in
- * order-log.ts, logRowsParam); the orders that changed come back.
+ * Conditional status changes, each with its own log rows, for any number of orders in one
+ * statement: an order not in its `from` status changes nothing and logs nothing. Every status
+ * change ends the payment lease. $1 is a JSON array of `{order_id, from_status, to_status,
+ * failure_reason, logs}` (logs as order-log.ts builds them); the orders that changed come back.
  */
 export const transitionMany = statement<{ order_id: string; created_at: Date }, [changes: string]>(
   'orders.transition_many',
