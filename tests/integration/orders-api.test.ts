@@ -300,15 +300,17 @@ describe('orders with workers: sweeper tick and notify', () => {
     // The provider answers again (so the sweeper can see it holds no charge), and the reservation runs out.
     t.payments.settings.down = false;
     await expireReservations(id);
+    // One sweep job per 50 s slot (the ticks of all processes make one job): when this slot's
+    // sweep already ran before the reservation expired, the next slot's sweep releases it.
     const order = await eventually(async () => {
       const o = await orderOf(t, id);
       return o.status === 'failed' ? o : null;
-    });
+    }, 55_000);
     expect(order.failureReason).toBe('RESERVATION_EXPIRED');
     expect((await stockOf(t, p.sku)).stockReserved).toBe(0);
     expect(order.timeline.map((e: { event: string }) => e.event).slice(-3)).toEqual(['RESERVATION_EXPIRED', 'STOCK_RELEASED', 'ORDER_FAILED']);
     // Its pending retry finds the order closed and charges nothing.
     expect([...t.payments.charges.values()].filter((c) => c.orderId === id)).toHaveLength(0);
     expect(await invariantViolations(t)).toEqual([]);
-  });
+  }, 90_000);
 });
