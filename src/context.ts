@@ -4,6 +4,7 @@ import type { JobQueue } from './queue/job-queue';
 import type { Logger } from './shared/logger';
 import type { PaymentAdapter } from './modules/payments';
 import type { TokenService } from './modules/auth';
+import type { JobThread } from './job-thread';
 
 /** What the app, jobs and use cases are built from; main.ts and the tests assemble it. */
 export interface AppContext {
@@ -17,4 +18,6 @@ export interface AppContext {
   warehouseUrl?: string;
   /** The payment provider ctx.payments talks to (the mock in ROLE=all); the admin API proxies its /config for demos. */
   paymentProviderUrl?: string;
+  /** ROLE=all with WORKER_THREAD: the thread that runs the job loops (its metrics join /metrics). */
+  jobThread?: Pick<JobThread, 'metrics'>;
 }

@@ -12,6 +12,7 @@ import { TokenService } from './modules/auth';
 import { developmentJwtSecret } from './modules/auth';
 import { JobQueue } from './queue/job-queue';
 import { startWorkers, type RunningWorkers } from './workers';
+import { startJobThread } from './job-thread';
 import { listen, type RunningServer } from './shared/http-server';
 import { startMetricsServer } from './observability/routes';
 import type { Logger } from './shared/logger';
@@ -85,7 +86,26 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       paymentProviderUrl: paymentUrl,
     };
 
-    if (runsWorkers) {
+    if (runsWorkers && config.role === 'all' && config.queue.thread) {
+      const threadConfig: AppConfig = {
+        ...config,
+        role: 'worker',
+        migrateOnStart: false,
+        metricsPort: undefined,
+        db: { ...config.db, url: database.url },
+        payments: { ...config.payments, providerUrl: paymentUrl },
+        inventory: { ...config.inventory, warehouseUrl },
+      };
+      // A thread that dies is a crash like any other: main.ts stops the service with exit code 1.
+      const thread = await startJobThread({ config: threadConfig, nice: config.queue.threadNice }, logger, (error) =>
+        process.nextTick(() => {
+          throw error;
+        }),
+      );
+      undo.push({ name: 'job thread', run: () => thread.stop() });
+      queue.relayNotifications((name) => thread.notify(name));
+      ctx.jobThread = thread;
+    } else if (runsWorkers) {
       const workers: RunningWorkers = await startWorkers(ctx);
       undo.push({ name: 'workers', run: () => workers.stop() });
     }

@@ -51,6 +51,10 @@ export interface AppConfig {
     pollingIntervalSeconds: number;
     /** Longest pause of an idle job loop (pauses double from pollingIntervalSeconds while nothing arrives). */
     idlePollSeconds: number;
+    /** ROLE=all: run the job loops in a worker thread of the same process, off the HTTP event loop. */
+    thread: boolean;
+    /** Linux nice value of that thread: under a full CPU the kernel serves HTTP first. */
+    threadNice: number;
     jobExpireSeconds: number;
   };
   orders: {
@@ -142,6 +146,8 @@ const schema = Joi.object({
   WORKER_BATCH_SIZE: positiveInt.default(25),
   WORKER_POLL_INTERVAL_S: Joi.number().min(0.5).default(0.5).messages({ '*': 'must be a number of seconds, at least 0.5' }),
   WORKER_IDLE_POLL_S: Joi.number().min(0.5).max(60).default(2).messages({ '*': 'must be a number of seconds from 0.5 to 60' }),
+  WORKER_THREAD: bool.default(true),
+  WORKER_THREAD_NICE: Joi.number().integer().min(0).max(19).default(19).messages({ '*': 'must be an integer from 0 to 19' }),
   JOB_EXPIRE_S: positiveInt.default(60),
 
   RESERVATION_TTL_S: positiveInt.default(900),
@@ -245,6 +251,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchSize: v.WORKER_BATCH_SIZE,
       pollingIntervalSeconds: v.WORKER_POLL_INTERVAL_S,
       idlePollSeconds: v.WORKER_IDLE_POLL_S,
+      thread: v.WORKER_THREAD,
+      threadNice: v.WORKER_THREAD_NICE,
       jobExpireSeconds: v.JOB_EXPIRE_S,
     },
     orders: {

@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -5,7 +6,9 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
  * queue names, route templates; never an order id or a SKU.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'orderloop_' });
+// The process's CPU, memory and event loop come from the main thread; the job thread's registry
+// carries only its own counters, which /metrics adds to these.
+if (isMainThread) collectDefaultMetrics({ register: registry, prefix: 'orderloop_' });
 
 export const metrics = Object.freeze({
   ordersCreated: new Counter({

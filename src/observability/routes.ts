@@ -1,11 +1,16 @@
 import express, { Router, type Express } from 'express';
+import { AggregatorRegistry } from 'prom-client';
 import type { AppContext } from '../context';
 import { methodNotAllowed } from '../shared/validate';
 import { listen, type RunningServer } from '../shared/http-server';
 import { metricsRegistryOf } from './service-metrics';
 
 async function sendMetrics(ctx: AppContext, res: express.Response): Promise<void> {
-  const registry = metricsRegistryOf(ctx);
+  const own = metricsRegistryOf(ctx);
+  // The job thread counts its own orders, payments and syncs: added to this thread's series.
+  const registry = ctx.jobThread
+    ? AggregatorRegistry.aggregate([await own.getMetricsAsJSON(), await ctx.jobThread.metrics()])
+    : own;
   const body = await registry.metrics();
   res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
 }

@@ -34,6 +34,7 @@ export class JobQueue {
   /** The age of the order queues' backlog, for intake's load shedding and the metrics. */
   readonly backlog: BacklogWatch;
   private readonly loops: RunningLoop[] = [];
+  private readonly notifyRelays: Array<(name: QueueName) => void> = [];
 
   constructor(
     private readonly config: AppConfig,
@@ -65,7 +66,6 @@ export class JobQueue {
   async start(): Promise<void> {
     await this.boss.start();
     await this.createQueues();
-    this.backlog.start();
   }
 
   private async createQueues(): Promise<void> {
@@ -176,6 +176,12 @@ export class JobQueue {
   /** Wakes this process's loop for a queue, so a job sent here need not wait out a pause. */
   notify(name: QueueName): void {
     for (const loop of this.loops) if (loop.queue === name) loop.wake();
+    for (const relay of this.notifyRelays) relay(name);
+  }
+
+  /** Passes this queue's wake-ups on to job loops that run elsewhere (the job thread). */
+  relayNotifications(relay: (name: QueueName) => void): void {
+    this.notifyRelays.push(relay);
   }
 
   async ping(): Promise<void> {

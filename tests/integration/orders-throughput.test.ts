@@ -37,7 +37,8 @@ describe('intake sheds load before orderloop\'s own queue could expire an order'
       return body.backlog.shedding ? body.backlog : null;
     }, 15_000);
     expect(overview).toMatchObject({ maxSeconds: 2, shedding: true });
-    expect(overview.oldestSeconds).toBeGreaterThan(2);
+    // Shown to a tenth of a second: 2.04 s reads 2 while already past the limit.
+    expect(overview.oldestSeconds).toBeGreaterThanOrEqual(2);
     expect(await gauge(t, 'orderloop_queue_backlog_age_seconds', '{queue="order-reserve"}')).toBeGreaterThan(2);
     expect(await gauge(t, 'orderloop_intake_max_backlog_seconds')).toBe(2);
 

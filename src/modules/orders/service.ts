@@ -8,7 +8,7 @@ import { PAYMENT_VIEW_ATTRIBUTES } from '../payments';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { grouped } from '../../shared/grouped';
 import { cancelStory, releaseAndClose } from './close';
-import { intake, type IntakeLine, type IntakeParams } from './data/intake';
+import { intake, type IntakeLine, type IntakeOrder } from './data/intake';
 import { OPEN_STATUSES } from './lifecycle';
 import { Order } from './models';
 import type { CreateOrderInput, ListOrdersQuery } from './schemas';
@@ -82,7 +82,7 @@ const readOrderCursor = (cursor: string) =>
 interface IntakeRequest {
   orderId: string;
   requestId?: string;
-  params: IntakeParams;
+  order: IntakeOrder;
 }
 
 /** How long an order waits for others to share its transaction (and its commit). */
@@ -100,19 +100,21 @@ export class OrderService {
   }
 
   /**
-   * Writes a group of orders in one transaction: per order, one statement reads the prices,
-   * checks it and, only when it passes, writes the order, its items and its ORDER_CREATED log
-   * (an order that does not pass writes nothing and leaves the others alone); then one insert
-   * enqueues the reserve jobs of the written ones. Never an order without its job, nor a job
-   * without its order. Should the transaction fail (say, a race on an idempotency key), each
-   * order is tried again in a transaction of its own, so one cannot fail its neighbours.
+   * Writes a group of orders in one transaction of four round trips: one statement reads the
+   * prices, checks every order and writes those that pass, each with its items and its
+   * ORDER_CREATED log (an order that does not pass writes nothing and leaves the others alone);
+   * then one insert enqueues the reserve jobs of the written ones. Never an order without its
+   * job, nor a job without its order. Should the transaction fail (say, a race on an idempotency
+   * key), each order is tried again in a transaction of its own, so one cannot fail its neighbours.
    */
   private async intakeGroup(requests: readonly IntakeRequest[]): Promise<Array<IntakeLine[] | Error>> {
     const { sequelize, queue } = this.ctx;
     const write = (group: readonly IntakeRequest[]) =>
       sequelize.transaction(async (transaction) => {
-        const results: IntakeLine[][] = [];
-        for (const request of group) results.push(await intake.rows(sequelize, request.params, transaction));
+        const lines = await intake.rows(sequelize, [JSON.stringify(group.map((r) => r.order))], transaction);
+        const linesByOrder = new Map<string, IntakeLine[]>(group.map((r) => [r.orderId, []]));
+        for (const line of lines) linesByOrder.get(line.order_id)?.push(line);
+        const results = group.map((r) => linesByOrder.get(r.orderId)!);
         const written = group.filter((_, i) => results[i][0]?.order_created_at);
         await queue.sendMany(QUEUES.ORDER_RESERVE, written.map((r) => ({ orderId: r.orderId, requestId: r.requestId })), { transaction });
         return results;
@@ -147,7 +149,15 @@ export class OrderService {
       const lines = await this.intake({
         orderId,
         requestId: meta.requestId,
-        params: [orderId, input.customerId, input.currency ?? null, meta.idempotencyKey ?? null, hash, meta.requestId ?? null, JSON.stringify(requested)],
+        order: {
+          order_id: orderId,
+          customer_id: input.customerId,
+          currency: input.currency ?? null,
+          idempotency_key: meta.idempotencyKey ?? null,
+          request_hash: hash,
+          request_id: meta.requestId ?? null,
+          lines: requested,
+        },
       });
       const row = lines[0]?.order_created_at ? lines[0] : null;
       if (!row) throw refusal(input, lines);

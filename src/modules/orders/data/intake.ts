@@ -5,8 +5,20 @@ import type { OrderEvent, OrderStatus } from '../lifecycle';
 const pending: OrderStatus = 'pending';
 const created: OrderEvent = 'ORDER_CREATED';
 
+/** One order as the intake statement takes it. */
+export interface IntakeOrder {
+  order_id: string;
+  customer_id: string;
+  currency: string | null;
+  idempotency_key: string | null;
+  request_hash: string;
+  request_id: string | null;
+  lines: Array<{ ord: number; sku: string | null; product_id: number | null; quantity: number }>;
+}
+
 /** One requested line as the intake statement sees it; product fields are null when unknown. */
 export interface IntakeLine {
+  order_id: string;
   ord: number;
   asked: string;
   quantity: number;
@@ -16,60 +28,57 @@ export interface IntakeLine {
   price_cents: number | null;
   currency: string | null;
   available: number | null;
-  /** Set (on every line) only when the order was written. */
+  /** Set (on every line of the order) only when the order was written. */
   order_created_at: Date | null;
 }
 
 /**
- * Order intake in one statement: reads the prices, checks the order and, only when it passes,
- * writes the order, its items and its ORDER_CREATED log (the reserve job follows in the same
- * transaction). Inserts nothing unless every product exists, there is one currency (the
- * requested one, if any) and stock looks sufficient; the lines come back either way, so the
- * caller can say why.
+ * Intake of a group of orders in one statement: reads the prices, checks each order and writes
+ * those that pass, each with its items and its ORDER_CREATED log (their reserve jobs follow in
+ * the same transaction). An order is written only when every product exists, there is one
+ * currency (the requested one, if any) and stock looks sufficient; an order that fails leaves
+ * the others alone. Every order's lines come back either way, so the caller can say why.
  *
- * $7: the requested lines as [{ ord, sku, product_id, quantity }].
+ * $1: the orders as a JSON array of IntakeOrder.
  */
-export type IntakeParams = [
-  orderId: string,
-  customerId: string,
-  currency: string | null,
-  idempotencyKey: string | null,
-  requestHash: string,
-  requestId: string | null,
-  lines: string,
-];
-
-export const intake = statement<IntakeLine, IntakeParams>(
+export const intake = statement<IntakeLine, [orders: string]>(
   'orders.intake',
   `WITH req AS (
-     SELECT r.ord, r.sku, r.product_id, r.quantity FROM jsonb_to_recordset($7::jsonb) AS r(ord int, sku text, product_id int, quantity int)
+     SELECT o.order_id, o.customer_id, o.currency AS wanted, o.idempotency_key, o.request_hash, o.request_id,
+            r.ord, r.sku, r.product_id, r.quantity
+     FROM jsonb_to_recordset($1::jsonb)
+            AS o(order_id uuid, customer_id text, currency text, idempotency_key text, request_hash text, request_id text, lines jsonb),
+          jsonb_to_recordset(o.lines) AS r(ord int, sku text, product_id int, quantity int)
    ), lines AS (
-     SELECT r.ord, COALESCE(r.sku, r.product_id::text) AS asked, r.quantity, p.id, p.sku, p.name, p.price_cents, p.currency,
+     SELECT r.*, COALESCE(r.sku, r.product_id::text) AS asked, p.id, p.sku AS product_sku, p.name, p.price_cents, p.currency,
             ${AVAILABLE_SQL} AS available
      FROM req r
      LEFT JOIN "Products" p ON p.id = COALESCE(r.product_id, (SELECT id FROM "Products" WHERE sku = r.sku))
    ), verdict AS (
-     SELECT bool_and(id IS NOT NULL AND available >= quantity) AND count(DISTINCT currency) = 1 AND count(DISTINCT id) = count(*)
-              AND ($3::text IS NULL OR bool_and(currency = $3::text)) AS ok,
+     SELECT order_id, customer_id, idempotency_key, request_hash, request_id,
+            bool_and(id IS NOT NULL AND available >= quantity) AND count(DISTINCT currency) = 1 AND count(DISTINCT id) = count(*)
+              AND (wanted IS NULL OR bool_and(currency = wanted)) AS ok,
             min(currency) AS currency, sum(quantity * price_cents) AS total,
-            string_agg(quantity || ' x ' || sku, ', ' ORDER BY ord) AS summary,
-            jsonb_agg(jsonb_build_object('sku', sku, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS items
+            string_agg(quantity || ' x ' || product_sku, ', ' ORDER BY ord) AS summary,
+            jsonb_agg(jsonb_build_object('sku', product_sku, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS items
      FROM lines
+     GROUP BY order_id, customer_id, wanted, idempotency_key, request_hash, request_id
    ), o AS (
      INSERT INTO "Orders" (id, customer_id, status, total_cents, currency, idempotency_key, request_hash, request_id)
-     SELECT $1, $2, '${pending}', total, currency, $4, $5, $6 FROM verdict WHERE ok
+     SELECT order_id, customer_id, '${pending}', total, currency, idempotency_key, request_hash, request_id FROM verdict WHERE ok
      RETURNING id, created_at
    ), i AS (
      INSERT INTO "Order_Items" (order_id, product_id, sku, name, quantity, unit_price_cents)
-     SELECT o.id, l.id, l.sku, l.name, l.quantity, l.price_cents FROM o, lines l
+     SELECT o.id, l.id, l.product_sku, l.name, l.quantity, l.price_cents FROM o JOIN lines l ON l.order_id = o.id ORDER BY o.id, l.ord
    ), log AS (
      INSERT INTO "Order_Logs" (order_id, event, to_status, message, details, request_id)
      SELECT o.id, '${created}', '${pending}',
-            'Order accepted for ' || $2 || ': ' || v.summary || ', total ' || v.total || ' ' || v.currency,
-            jsonb_build_object('items', v.items, 'totalCents', v.total, 'currency', v.currency, 'idempotencyKey', $4::text), $6
-     FROM o, verdict v
+            'Order accepted for ' || v.customer_id || ': ' || v.summary || ', total ' || v.total || ' ' || v.currency,
+            jsonb_build_object('items', v.items, 'totalCents', v.total, 'currency', v.currency, 'idempotencyKey', v.idempotency_key), v.request_id
+     FROM o JOIN verdict v ON v.order_id = o.id
    )
-   SELECT l.ord, l.asked, l.quantity, l.id, l.sku, l.name, l.price_cents, l.currency, l.available,
-          (SELECT created_at FROM o) AS order_created_at
-   FROM lines l ORDER BY l.ord`,
+   SELECT l.order_id, l.ord, l.asked, l.quantity, l.id, l.product_sku AS sku, l.name, l.price_cents, l.currency, l.available,
+          o.created_at AS order_created_at
+   FROM lines l LEFT JOIN o ON o.id = l.order_id
+   ORDER BY l.order_id, l.ord`,
 );
