@@ -145,9 +145,11 @@ async function main(): Promise<void> {
     const sync = await syncBenchmark();
 
     const { rows: [{ server_version: version }] } = await db.query('SHOW server_version');
+    // Off, dead job rows pile up in pg-boss's table and every fetch reads them: say so beside the figures.
+    const { rows: [{ autovacuum }] } = await db.query('SHOW autovacuum');
     const ratio = (v: number | null | undefined) => (pgbench && v ? Number((v / pgbench).toFixed(3)) : null);
     const setup = workers > 0 ? `1 API + ${workers} worker processes` : '1 process (ROLE=all)';
-    console.log(`\norderloop benchmark: ${setup}; ${os.cpus().length} cores, Node ${process.version}, PostgreSQL ${version}; pgbench ${pgbench ?? 'n/a'} TPS\n`);
+    console.log(`\norderloop benchmark: ${setup}; ${os.cpus().length} cores, Node ${process.version}, PostgreSQL ${version} (autovacuum ${autovacuum}); pgbench ${pgbench ?? 'n/a'} TPS\n`);
     const work = endToEnd.databaseWork;
     const window = work ? `in ${work.seconds.toFixed(0)} s, the bench's own ${work.benchStatements} taken off` : '';
     const roundTripDetail = !work || work.roundTrips === null
@@ -188,7 +190,7 @@ async function main(): Promise<void> {
     const result = {
       at: new Date().toISOString(),
       setup: { workers, description: setup },
-      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, postgres: version },
+      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, postgres: version, autovacuum },
       pgbenchTps: pgbench,
       intake: { reqPerSec: intake.reqPerSec, p50Ms: intake.p50Ms, p99Ms: intake.p99Ms, errors: intake.errors, statusCounts: intake.statusCounts },
       endToEnd,

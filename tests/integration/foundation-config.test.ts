@@ -49,11 +49,12 @@ describe('foundation: configuration', () => {
     expect(configError({ PAYMENT_FAILURE_RATE: 'lots' }).message).toBe('PAYMENT_FAILURE_RATE must be a number between 0 and 1, got "lots"');
   });
 
-  it('when INTAKE_MAX_BACKLOG_S is not below RESERVATION_TTL_S, then the error names both (shedding would come too late); unset, it is a third of the TTL', () => {
+  it('when INTAKE_MAX_BACKLOG_S is not below RESERVATION_TTL_S, then the error names both (shedding would come too late); unset, it is a third of the TTL but at most a minute', () => {
     expect(configError({ RESERVATION_TTL_S: '60', INTAKE_MAX_BACKLOG_S: '60' }).message).toBe('INTAKE_MAX_BACKLOG_S must be less than RESERVATION_TTL_S (60), got 60');
     expect(loadConfig({ RESERVATION_TTL_S: '60', INTAKE_MAX_BACKLOG_S: '45' }).orders.maxBacklogSeconds).toBe(45);
     expect(loadConfig({ RESERVATION_TTL_S: '60' }).orders.maxBacklogSeconds).toBe(20);
-    expect(loadConfig({}).orders.maxBacklogSeconds).toBe(300);
+    expect(loadConfig({ RESERVATION_TTL_S: '900' }).orders.maxBacklogSeconds).toBe(60);
+    expect(loadConfig({}).orders.maxBacklogSeconds).toBe(60);
   });
 
   it('when a secret or a URL with a password is bad, then the error names the variable but never shows the secret', () => {
