@@ -55,7 +55,7 @@ export interface TestApp {
  * payment provider mock; `workers: true` also runs the job workers in-process.
  */
 export async function startTestApp(
-  options: { env?: Record<string, string>; workers?: boolean; warehouseUrl?: string; logger?: Logger } = {},
+  options: { env?: Record<string, string>; workers?: boolean; warehouseUrl?: string; paymentProviderUrl?: string; logger?: Logger } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase();
   const env = { ...TEST_ENV, ...options.env, DATABASE_URL: db.url };
@@ -71,7 +71,7 @@ export async function startTestApp(
     logger,
     sequelize,
     queue,
-    payments: new HttpPaymentAdapter(paymentServer.url, config.payments.timeoutMs),
+    payments: new HttpPaymentAdapter(options.paymentProviderUrl ?? paymentServer.url, config.payments.timeoutMs),
     tokens: new TokenService(config.auth.jwtSecret!, config.auth.tokenTtlSeconds),
     warehouseUrl: options.warehouseUrl,
     paymentProviderUrl: paymentServer.url,

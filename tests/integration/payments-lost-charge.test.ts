@@ -3,6 +3,7 @@ import { paymentIdempotencyKey } from '../../src/modules/orders';
 import { QUEUES } from '../../src/queue/queues';
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { startStalledServer, type StalledServer } from '../helpers/stalled-server';
 
 /**
  * A charge whose answer never arrived (a lost response, a worker killed mid-call) may exist at
@@ -111,5 +112,36 @@ describe('payments: a charge the service never heard about', () => {
     }, 30_000);
     expect(done).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_RETRIES_EXHAUSTED' });
     expect((await t.http.get(`/products/${product.sku}`)).body.product.stockReserved).toBe(0);
+  });
+});
+
+describe('payments: a provider that never accepts the connection', () => {
+  let t: TestApp;
+  let stalled: StalledServer;
+  beforeAll(async () => {
+    stalled = await startStalledServer();
+    t = await startTestApp({ workers: true, paymentProviderUrl: stalled.url, env: { PAYMENT_TIMEOUT_MS: '500', PAYMENT_MAX_ATTEMPTS: '2' } });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await stalled.close();
+  });
+
+  it('when the provider never completes the TCP handshake, then each attempt fails as a timeout after PAYMENT_TIMEOUT_MS and the order fails with its stock released', async () => {
+    const product = await createProduct({ stock: 5 });
+    const res = await t.http.post('/orders').send({ customerId: 'cust_syn_sent', items: [{ sku: product.sku, quantity: 2 }] });
+    expect(res.status).toBe(202);
+    // PAYMENT_TIMEOUT_MS must cover connecting too: Linux gives up on an unanswered SYN only after about two minutes.
+    const done = await eventually(async () => {
+      const o = (await t.http.get(`/orders/${res.body.order.id}`)).body.order;
+      return o.status === 'failed' ? o : null;
+    }, 20_000);
+    expect(done.failureReason).toBe('PAYMENT_RETRIES_EXHAUSTED');
+    expect(done.payments.map((p: { outcome: string; errorCode: string }) => [p.outcome, p.errorCode])).toEqual([
+      ['failed', 'TIMEOUT'],
+      ['failed', 'TIMEOUT'],
+    ]);
+    expect((await t.http.get(`/products/${product.sku}`)).body.product).toMatchObject({ stockOnHand: 5, stockReserved: 0 });
+    expect(await invariantViolations(t)).toEqual([]);
   });
 });
