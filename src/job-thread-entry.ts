@@ -22,10 +22,7 @@ async function run(): Promise<void> {
         void service
           .stop()
           .catch((error: unknown) => logger.error({ err: error }, 'job thread: shutdown incomplete'))
-          .finally(() => {
-            post({ type: 'stopped' });
-            port.close();
-          });
+          .finally(() => port.close());
       }
     });
     post({ type: 'ready' });

@@ -18,8 +18,7 @@ export type ToJobThread = { type: 'notify'; queue: QueueName } | { type: 'metric
 export type FromJobThread =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'metrics'; id: number; metrics: MetricsJson }
-  | { type: 'stopped' };
+  | { type: 'metrics'; id: number; metrics: MetricsJson };
 
 export interface JobThread {
   /** Wakes the thread's job loop for a queue (a job was just sent). */
@@ -60,8 +59,6 @@ export function startJobThread(data: JobThreadData, logger: Logger, onCrash: (er
         case 'metrics':
           pendingMetrics.get(message.id)?.(message.metrics);
           pendingMetrics.delete(message.id);
-          break;
-        case 'stopped':
           break;
       }
     });
