@@ -544,15 +544,21 @@
     });
   });
 
+  // A level that arrives after the user typed a quantity or sent one must not overwrite either.
+  var warehouseEdits = 0;
+  $('wh-qty').addEventListener('input', function () { warehouseEdits += 1; });
+
   function loadWarehouseLevel() {
     var sku = $('wh-sku').value;
     if (!sku) return;
+    var edits = warehouseEdits;
     api('/admin/mocks/warehouse/stock/' + encodeURIComponent(sku)).then(function (level) {
-      if ($('wh-sku').value === sku) {
+      if ($('wh-sku').value === sku && edits === warehouseEdits) {
         $('wh-qty').value = level.quantity;
         showNote('warehouse-message', 'The warehouse holds ' + level.quantity + ' of ' + sku + '.');
       }
     }, function (error) {
+      if (edits !== warehouseEdits) return;
       $('wh-qty').value = '';
       showNote('warehouse-message', error.status === 404 ? 'The warehouse does not know ' + sku + ' yet: set a level to add it.' : error.message, error.status !== 404);
     });
@@ -567,6 +573,7 @@
       showNote('warehouse-message', 'Choose a SKU and a whole quantity of 0 or more.', true);
       return;
     }
+    warehouseEdits += 1;
     api('/admin/mocks/warehouse/stock/' + encodeURIComponent(sku), { method: 'PUT', body: { quantity: quantity } }).then(function (level) {
       showNote('warehouse-message', 'The warehouse now holds ' + level.quantity + ' of ' + sku + '; the next sync applies it (or press Sync now).');
     }, function (error) {
