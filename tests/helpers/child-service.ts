@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { findFreePort } from '../../src/db/embedded';
+import { freeTestPort } from './ports';
 
 /** The built service, as `npm start` runs it (jest global setup builds dist/). */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -100,7 +100,7 @@ export async function spawnService(
   options: { detached?: boolean } = {},
 ): Promise<ChildService> {
   // A PORT given by the test is passed on as it is (even when invalid: configuration tests need that).
-  const port = env.PORT !== undefined ? Number(env.PORT) : await findFreePort();
+  const port = env.PORT !== undefined ? Number(env.PORT) : await freeTestPort();
   const ownDataParent = env.DATA_DIR ? undefined : makeTempDir('orderloop-child-');
   const dataDir = env.DATA_DIR ?? path.join(ownDataParent!, 'data');
   const cwd = makeTempDir('orderloop-cwd-');

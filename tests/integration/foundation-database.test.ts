@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { configuredDatabaseUrl } from '../../src/db/database';
-import { findFreePort } from '../../src/db/embedded';
+import { freeTestPort } from '../helpers/ports';
 import { MIGRATIONS_DIR } from '../../src/shared/paths';
 import { ROOT, killAllChildren, logLines, runToExit, makeTempDir, removeDir, spawnService, type ChildService } from '../helpers/child-service';
 import { adminQuery } from '../helpers/pg';
@@ -156,7 +156,7 @@ describe('foundation: choosing the database', () => {
     });
 
     it('when DATABASE_URL points at nothing, then the service exits 1 within seconds with one line and starts no embedded database', async () => {
-      const closedPort = await findFreePort();
+      const closedPort = await freeTestPort();
       const dir = dataDir();
       const result = await runToExit({ DATABASE_URL: `postgres://postgres:hunter2@127.0.0.1:${closedPort}/orderloop`, DATA_DIR: dir }, 20_000);
       expect(result.code).toBe(1);

@@ -7,7 +7,7 @@ import { ConnectionRefusedError } from 'sequelize';
 import request from 'supertest';
 import { buildApp } from '../../src/app';
 import type { AppContext } from '../../src/context';
-import { findFreePort } from '../../src/db/embedded';
+import { freeTestPort } from '../helpers/ports';
 import { createSequelize } from '../../src/db/sequelize';
 import { AppError } from '../../src/shared/errors';
 import { errorMiddleware, notFoundMiddleware } from '../../src/http/error-middleware';
@@ -74,7 +74,7 @@ describe('foundation: HTTP skeleton', () => {
 
   describe('/health and /ready', () => {
     it('when the process runs, then /health answers 200 even with the database gone', async () => {
-      const closedPort = await findFreePort();
+      const closedPort = await freeTestPort();
       const sequelize = createSequelize(`postgres://postgres@127.0.0.1:${closedPort}/nowhere`, { poolMax: 1, logger: t.ctx.logger });
       try {
         const res = await request(buildApp({ ...t.ctx, sequelize })).get('/health');
@@ -86,7 +86,7 @@ describe('foundation: HTTP skeleton', () => {
     });
 
     it('when the database refuses connections, then /ready answers 503 at once naming the database check', async () => {
-      const closedPort = await findFreePort();
+      const closedPort = await freeTestPort();
       const sequelize = createSequelize(`postgres://postgres@127.0.0.1:${closedPort}/nowhere`, { poolMax: 1, logger: t.ctx.logger });
       try {
         const started = Date.now();
@@ -118,7 +118,7 @@ describe('foundation: HTTP skeleton', () => {
     });
 
     it('when both the database and the queue are unreachable, then /ready names both', async () => {
-      const closedPort = await findFreePort();
+      const closedPort = await freeTestPort();
       const url = `postgres://postgres@127.0.0.1:${closedPort}/nowhere`;
       const sequelize = createSequelize(url, { poolMax: 1, logger: t.ctx.logger });
       const queue = new JobQueue(t.config, sequelize, url, createLogger('silent'));
