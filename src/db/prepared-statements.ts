@@ -10,7 +10,7 @@ import pg from 'pg';
  *
  * Only public node-postgres API: a Client subclass whose query() forwards
  * `{ name, text, values }` (pg's documented prepared-statement form) to Client#query. Given to
- * Sequelize as its `dialectModule` and to pg-boss's pool as its `Client`. Statement texts are
+ * Sequelize as its `dialectModule` and to the queue's pg.Pool (handed to pg-boss) as its `Client`. Statement texts are
  * the code's own SQL with $n parameters, so there are few of them; past MAX_NAMED_STATEMENTS
  * distinct texts the rest go unnamed, so a caller that builds texts from data cannot fill the
  * server's memory. Turn it off (DB_PREPARED_STATEMENTS=false) behind a PgBouncer in transaction

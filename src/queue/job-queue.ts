@@ -1,3 +1,4 @@
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { AppConfig } from '../config';
@@ -33,6 +34,9 @@ export class JobQueue {
   readonly inspect: QueueInspector;
   /** The age of the order queues' backlog, for intake's load shedding and the metrics. */
   readonly backlog: BacklogWatch;
+  /** pg-boss's connections: ours, handed to it through its documented `db` option. */
+  private readonly pool: pg.Pool;
+  private poolEnded?: Promise<void>;
   private readonly loops: RunningLoop[] = [];
   private readonly notifyRelays: Array<(name: QueueName) => void> = [];
 
@@ -42,15 +46,19 @@ export class JobQueue {
     databaseUrl: string,
     private readonly logger: Logger,
   ) {
-    this.boss = new PgBoss({
+    this.pool = new pg.Pool({
       connectionString: databaseUrl,
-      // pg-boss hands its options to pg.Pool, which builds its connections with this Client.
+      // pg.Pool's documented `Client` option: prepared statements for pg-boss's fetches too.
       ...(config.db.preparedStatements ? { Client: PreparingClient } : {}),
-      schema: config.queue.schema,
       // Every queue's fetches, completions and failures share these (opened as needed): with
       // four, a busy charge queue's failures and fetches waited on each other.
       max: 8,
       application_name: 'orderloop-queue',
+    });
+    this.pool.on('error', (error: Error) => this.logger.error({ err: error }, 'pg-boss connection error'));
+    this.boss = new PgBoss({
+      db: { executeSql: (text: string, values: unknown[] = []) => this.pool.query(text, values) },
+      schema: config.queue.schema,
       // Jobs held by a crashed worker come back after they expire (pg-boss 10 has no heartbeat).
       expireInSeconds: config.queue.jobExpireSeconds,
       // Expired jobs are found by maintenance; run it often enough that a killed worker's jobs return within a minute or so.
@@ -201,5 +209,8 @@ export class JobQueue {
     if (!finished) this.logger.warn('job handlers still running after 8 s; stopping pg-boss anyway (their jobs come back when they expire)');
     await this.backlog.stop();
     await this.boss.stop({ graceful: true, wait: true, timeout: 8000 });
+    // pg-boss leaves a `db` it was given open; the pool is ours to end (once).
+    this.poolEnded ??= this.pool.end();
+    await this.poolEnded;
   }
 }
