@@ -3,6 +3,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import { findFreePort } from '../src/db/embedded';
+import { inspectJobs } from '../src/queue/inspect';
+import { QUEUES } from '../src/queue/queues';
 import { ROOT_DIR } from '../src/shared/paths';
 import { adminToken, benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } from './harness';
 import { assertInvariants } from './invariants';
@@ -27,7 +29,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** Sockets the sender may open; past them requests wait in the client, and that wait counts in their latency. */
 const MAX_SOCKETS = 256;
 const BACKLOG_METRIC = 'orderloop_queue_backlog_age_seconds';
-const ORDER_QUEUES = ['order-reserve', 'order-charge'];
+const ORDER_QUEUES = [QUEUES.ORDER_RESERVE, QUEUES.ORDER_CHARGE];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -158,12 +160,8 @@ async function backlogAge(db: Client, service: ServiceProcess, token: string): P
   } catch {
     // no answer from /metrics: read the table instead
   }
-  const { rows: [row] } = await db.query(
-    `SELECT COALESCE(extract(epoch FROM max(now() - start_after)), 0)::float AS age
-     FROM pgboss.job WHERE name = ANY($1) AND state IN ('created', 'retry') AND start_after < now()`,
-    [ORDER_QUEUES],
-  );
-  return { seconds: Number(row.age), source: 'pgboss' };
+  const ages = await inspectJobs(db).readyBacklogAges(ORDER_QUEUES);
+  return { seconds: Math.max(0, ...ages.map((a) => a.ageSeconds)), source: 'pgboss' };
 }
 
 export function formatSample(s: BacklogSample): string {

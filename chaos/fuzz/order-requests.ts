@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { QueueInspector } from '../../src/queue/inspect';
 
 /**
  * Property-based fuzzing of POST /orders/create, shared by the Jest suite
@@ -311,12 +312,16 @@ export async function runOrderFuzz(options: FuzzOptions, stats: FuzzStats = newF
   return stats;
 }
 
-/** Everything a POST /orders/create could write, as one comparable string. */
-export const SNAPSHOT_SQL = `
+/** Everything a POST /orders/create could write, as one comparable string: the tables' counts and pg-boss's jobs. */
+export async function writesSnapshot(query: (sql: string) => Promise<unknown[]>, jobs: QueueInspector): Promise<string> {
+  const [tables] = await query(TABLES_SNAPSHOT_SQL);
+  return JSON.stringify({ ...(tables as object), jobs: await jobs.totalJobs() });
+}
+
+const TABLES_SNAPSHOT_SQL = `
   SELECT (SELECT count(*) FROM "Orders") AS orders,
          (SELECT count(*) FROM "Order_Items") AS items,
          (SELECT count(*) FROM "Order_Logs") AS logs,
          (SELECT count(*) FROM "Payments") AS payments,
          (SELECT count(*) FROM "Stock_Reservations") AS reservations,
-         (SELECT count(*) FROM pgboss.job) AS jobs,
          (SELECT COALESCE(sum(stock_on_hand), 0) || '/' || COALESCE(sum(stock_reserved), 0) FROM "Products") AS stock`;

@@ -1,4 +1,5 @@
 import { adminToken, Cluster, createDatabase, type ChaosDatabase, type ChaosProcess } from '../cluster';
+import { inspectJobs, type QueueInspector } from '../../src/queue/inspect';
 import type { Report } from '../checks';
 
 export interface ScenarioContext {
@@ -32,6 +33,8 @@ export interface Stack {
   paymentUrl: string;
   warehouseUrl?: string;
   token: string;
+  /** pg-boss's jobs, asked through the service's own inspector (src/queue/inspect.ts). */
+  jobs: QueueInspector;
   /** Stops every process, then the database. */
   close(): Promise<void>;
 }
@@ -84,6 +87,7 @@ export async function startStack(
     ctx.log(`stack up: api ${api.url}, ${workers.length} worker(s), payments ${payments.url}${warehouse ? `, warehouse ${warehouse.url}` : ''}, database ${db.embedded ? `embedded on port ${db.port}` : 'CHAOS_ADMIN_URL'}`);
     const stack: Stack = {
       db,
+      jobs: inspectJobs(db.pool),
       cluster,
       api,
       workers,

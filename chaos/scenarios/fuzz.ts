@@ -1,6 +1,7 @@
 import { adminToken, customerToken, inventoryCheck, Cluster, createDatabase, rows } from '../cluster';
 import { createProducts, formatCounts } from '../checks';
-import { newFuzzStats, runOrderFuzz, SNAPSHOT_SQL } from '../fuzz/order-requests';
+import { newFuzzStats, runOrderFuzz, writesSnapshot } from '../fuzz/order-requests';
+import { inspectJobs } from '../../src/queue/inspect';
 import { CHAOS_ENV, seconds, type Scenario } from './common';
 
 const RUNS = Number(process.env.CHAOS_FUZZ_RUNS ?? 3_000);
@@ -19,6 +20,7 @@ export const fuzzIntake: Scenario = {
     const cluster = new Cluster(ctx.dir, db.url, { ...CHAOS_ENV, PAYMENT_PROVIDER_URL: 'http://127.0.0.1:9', WAREHOUSE_URL: 'http://127.0.0.1:9' });
     try {
       const api = await cluster.service('api', 'api');
+      const jobs = inspectJobs(db.pool);
       // Plenty of stock, and one SKU with 2 units (409 INSUFFICIENT_STOCK for larger quantities).
       const products = [...(await createProducts(db.pool, 'FUZZ', 3, 10_000_000)), ...(await createProducts(db.pool, 'FUZZLOW', 1, 2))];
       const tokens = {
@@ -35,7 +37,7 @@ export const fuzzIntake: Scenario = {
           tokens,
           skus: products.map((p) => p.sku),
           numRuns: RUNS,
-          snapshot: async () => JSON.stringify((await rows(db.pool, SNAPSHOT_SQL))[0]),
+          snapshot: () => writesSnapshot((sql) => rows(db.pool, sql), jobs),
         }, stats);
       } catch (error) {
         failure = (error as Error).message;

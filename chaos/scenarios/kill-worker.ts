@@ -1,3 +1,4 @@
+import { QUEUES } from '../../src/queue/queues';
 import { rows, sleep } from '../cluster';
 import { createProducts, finalChecks } from '../checks';
 import { sendOrders, waitForAllTerminal } from '../load';
@@ -32,12 +33,8 @@ export const killWorker: Scenario = {
        */
       const watchReturn = async (ids: string[], killedAt: number): Promise<{ held: number; backAfterMs: number }> => {
         const stillHeld = async () => {
-          const [row] = await rows<{ n: string }>(
-            stack.db.pool,
-            `SELECT count(*) AS n FROM pgboss.job WHERE id = ANY($1::uuid[]) AND state = 'active' AND started_on <= to_timestamp($2 / 1000.0)`,
-            [ids, killedAt],
-          );
-          return Number(row.n);
+          const jobs = await stack.jobs.jobsById(ids);
+          return jobs.filter((j) => j.state === 'active' && j.startedOn !== null && j.startedOn.getTime() <= killedAt).length;
         };
         await sleep(3_000);
         const held = await stillHeld();
@@ -65,7 +62,7 @@ export const killWorker: Scenario = {
           if (at > Date.now()) await sleep(at - Date.now());
           await victim.kill9();
           const killedAt = Date.now();
-          const active = await rows<{ id: string }>(stack.db.pool, `SELECT id FROM pgboss.job WHERE state = 'active' AND name LIKE 'order-%'`);
+          const active = await stack.jobs.activeJobs([QUEUES.ORDER_RESERVE, QUEUES.ORDER_CHARGE, QUEUES.ORDER_CHARGE_DEAD]);
           ctx.log(`kill ${k}: SIGKILL ${victim.name} at ${seconds(killedAt - startedAt)}; ${active.length} order job(s) active in both workers`);
           watches.push(watchReturn(active.map((a) => a.id), killedAt).then((w) => void kills.push({ at: killedAt - startedAt, ...w })));
           await sleep(1_000);

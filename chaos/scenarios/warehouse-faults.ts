@@ -139,7 +139,7 @@ async function syncAndWait(stack: Stack, timeoutMs: number): Promise<SyncRun[]> 
   if (res.status !== 202 || !body.jobId) throw new Error(`POST /inventory/sync answered ${res.status}: ${JSON.stringify(body)}`);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const [job] = await rows<{ state: string }>(stack.db.pool, `SELECT state FROM pgboss.job WHERE id = $1`, [body.jobId]);
+    const [job] = await stack.jobs.jobsById([body.jobId]);
     if (job && (job.state === 'completed' || job.state === 'failed')) {
       return rows<SyncRun>(
         stack.db.pool,

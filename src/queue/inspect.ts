@@ -1,10 +1,11 @@
-import type PgBoss from 'pg-boss';
+import PgBoss from 'pg-boss';
 
 /**
  * What operators and tests ask about pg-boss's jobs, in one place. pg-boss 10 answers one
  * job by id (getJobById) and a queue's backlog (getQueueSize), but not counts per state, lists
  * of failed jobs or jobs by payload: those read its job table here, through pg-boss's own
- * connection (getDb), and nowhere else in the code.
+ * connection (getDb), and nowhere else in the code. The bench and the chaos suite use it too
+ * (inspectJobs), on a pg-boss that is handed their own connection and never started.
  */
 
 export interface JobStateCount {
@@ -22,11 +23,12 @@ export interface InspectedJob {
   retryCount: number;
   retryLimit: number;
   createdOn: Date;
+  startedOn: Date | null;
   completedOn: Date | null;
 }
 
 const JOB_COLUMNS = `id, name AS queue, state::text AS state, data, output, retry_count AS "retryCount", retry_limit AS "retryLimit",
-  created_on AS "createdOn", completed_on AS "completedOn"`;
+  created_on AS "createdOn", started_on AS "startedOn", completed_on AS "completedOn"`;
 
 export class QueueInspector {
   private readonly table: string;
@@ -49,6 +51,25 @@ export class QueueInspector {
       `SELECT name AS queue, state::text AS state, count(*) AS count FROM ${this.table} GROUP BY 1, 2`,
     );
     return rows.map((r) => ({ queue: r.queue, state: r.state, count: Number(r.count) }));
+  }
+
+  /** How many jobs pg-boss holds, in any queue and state (what a request that writes nothing must leave unchanged). */
+  async totalJobs(): Promise<number> {
+    const [row] = await this.rows<{ count: string }>(`SELECT count(*) AS count FROM ${this.table}`);
+    return Number(row.count);
+  }
+
+  /** The jobs of the given queues that a worker holds right now (state active). */
+  async activeJobs(queues: readonly string[]): Promise<InspectedJob[]> {
+    return this.rows<InspectedJob>(
+      `SELECT ${JOB_COLUMNS} FROM ${this.table} WHERE name = ANY($1::text[]) AND state = 'active' ORDER BY started_on, id`,
+      [[...queues]],
+    );
+  }
+
+  /** The jobs with these ids, in any queue (pg-boss's getJobById asks for one queue and one id). */
+  async jobsById(ids: readonly string[]): Promise<InspectedJob[]> {
+    return this.rows<InspectedJob>(`SELECT ${JOB_COLUMNS} FROM ${this.table} WHERE id = ANY($1::uuid[])`, [[...ids]]);
   }
 
   /** The newest failed jobs of any queue, and every job of the given (dead-letter) queues, with their error text (≤ 300 characters). */
@@ -93,4 +114,10 @@ export class QueueInspector {
       [queue, key, value],
     );
   }
+}
+
+/** An inspector for tools outside the service (bench, chaos): pg-boss on the tool's own pool, never started. */
+export function inspectJobs(pool: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }, schema = 'pgboss'): QueueInspector {
+  const boss = new PgBoss({ db: { executeSql: async (text: string, values: unknown[] = []) => ({ rows: (await pool.query(text, values)).rows }) }, schema });
+  return new QueueInspector(boss, schema);
 }
