@@ -17,6 +17,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { regex: '^\\.\\./[^./]+/.+', message: "Import another module through its index ('../<module>'), not its files." },
+        { regex: '(^|/)modules/[^/]+/.+', message: "Import another module through its index ('../<module>'), not its files." },
         { regex: '^\\.\\./\\.\\./http(/|$)', message: 'Modules do not depend on src/http: throw AppError from src/shared/errors.' },
       ] }],
     },
@@ -26,12 +27,13 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { regex: '^\\.\\./\\.\\./[^./]+/.+', message: "Import another module through its index ('../../<module>'), not its files." },
+        { regex: '(^|/)modules/[^/]+/.+', message: "Import another module through its index ('../../<module>'), not its files." },
         { regex: '^(\\.\\./)+http(/|$)', message: 'Modules do not depend on src/http: throw AppError from src/shared/errors.' },
       ] }],
     },
   },
   {
-    files: ['src/*.ts', 'src/{cli,db,queue,observability,http,shared,mocks}/**/*.ts', 'bench/**/*.ts', 'chaos/**/*.ts'],
+    files: ['src/*.ts', 'src/{cli,db,queue,observability,http,shared,mocks}/**/*.ts', 'bench/**/*.ts', 'chaos/**/*.ts', 'tests/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { regex: '(^|/)modules/[^/]+/.+', message: "Import a module through its index ('…/modules/<module>'), not its files." },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Product } from '../../src/modules/catalog';
 import { checkOrderIntegrity, Order, OrderLog } from '../../src/modules/orders';
-import { OrderFlow } from '../../src/modules/orders/flow';
+import { OrderFlow } from '../../src/modules/orders';
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
 

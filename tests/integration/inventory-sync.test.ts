@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
 import { Product } from '../../src/modules/catalog';
 import { InventorySync, reserveStock, StockReservation, SyncRunner } from '../../src/modules/inventory';
-import { tickOf, tickSlotSeconds } from '../../src/modules/inventory/jobs';
+import { tickOf, tickSlotSeconds } from '../../src/modules/inventory';
 import { Order } from '../../src/modules/orders';
 import { metrics } from '../../src/observability/metrics';
 import { QUEUES } from '../../src/queue/queues';

@@ -1,7 +1,7 @@
 import { Product } from '../../src/modules/catalog';
 import { StockReservation } from '../../src/modules/inventory';
 import { Order, OrderItem, OrderLog, orderStats } from '../../src/modules/orders';
-import { OrderFlow } from '../../src/modules/orders/flow';
+import { OrderFlow } from '../../src/modules/orders';
 import { paymentIdempotencyKey } from '../../src/modules/orders';
 import { QUEUES } from '../../src/queue/queues';
 import { invariantViolations } from '../helpers/invariants';

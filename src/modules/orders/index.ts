@@ -5,6 +5,8 @@
  */
 export { ordersRouter } from './routes';
 export { registerOrderJobs } from './jobs';
+// The flow's steps one at a time, for tests that drive a job by hand (a redelivery, a step out of order).
+export { OrderFlow } from './flow';
 export { Order, OrderItem, OrderLog, initOrderModels } from './models';
 export {
   ORDER_STATUSES,
