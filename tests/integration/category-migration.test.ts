@@ -142,46 +142,55 @@ async function insertLegacyProducts(sequelize: Sequelize, rows: Array<[string, s
 }
 
 describe('category migrations on a database with legacy products', () => {
-  let db: TestDatabase;
-  let sequelize: Sequelize;
-  let before: { products: Row[]; storage: string; legacy: Record<string, Row[]> };
-  let first: { categories: Row[]; links: Row[] };
   const legacyValues = ['Coffee', ' coffee', 'COFFEE  ', 'tea', 'Coffee & Tea'];
+  const opened: Array<{ db: TestDatabase; sequelize: Sequelize }> = [];
 
-  beforeAll(async () => {
-    db = await createEmptyDatabase();
-    sequelize = new Sequelize(db.url, { dialect: 'postgres', logging: false });
+  afterAll(async () => {
+    for (const { db, sequelize } of opened) {
+      await sequelize.close();
+      await db.drop();
+    }
+  });
+
+  /**
+   * Each test's own database: migrated up to just before the category migration and holding the
+   * legacy products (what they look like then is `before`); with `categoriesMigrated`, the
+   * category migrations have run too.
+   */
+  async function legacyDatabase(options: { categoriesMigrated?: boolean } = {}) {
+    const db = await createEmptyDatabase();
+    const sequelize = new Sequelize(db.url, { dialect: 'postgres', logging: false });
+    opened.push({ db, sequelize });
     await createMigrator(sequelize).up({ to: await beforeCategories(sequelize) });
     await insertLegacyProducts(sequelize, LEGACY);
     const legacy: Record<string, Row[]> = {};
     for (const value of legacyValues) legacy[value] = await legacyQuery(sequelize, value);
-    before = { products: await productsSnapshot(sequelize), storage: await productsStorage(sequelize), legacy };
-  });
-
-  afterAll(async () => {
-    await sequelize.close();
-    await db.drop();
-  });
+    const before = { products: await productsSnapshot(sequelize), storage: await productsStorage(sequelize), legacy };
+    if (options.categoriesMigrated) await createMigrator(sequelize).up({ to: FK });
+    return { sequelize, before };
+  }
 
   it('when the database is migrated up to just before the category migration, then the category tables do not exist yet', async () => {
+    const { sequelize, before } = await legacyDatabase();
     expect(await tableExists(sequelize, 'Categories')).toBe(false);
     expect(await tableExists(sequelize, 'Product_Categories')).toBe(false);
     expect(before.products).toHaveLength(LEGACY.length);
   });
 
   it('when the category migrations run, then each legacy value (ignoring case and surrounding spaces) becomes one category and every product with one is linked to it as primary', async () => {
+    const { sequelize } = await legacyDatabase();
     const applied = await createMigrator(sequelize).up({ to: FK });
     expect(applied.map((m) => m.name)).toEqual([CREATE, BACKFILL, FK]);
 
-    first = { categories: await categories(sequelize), links: await links(sequelize) };
-    expect(first.categories).toEqual(EXPECTED_CATEGORIES);
-    expect(first.links).toEqual(EXPECTED_LINKS);
+    expect(await categories(sequelize)).toEqual(EXPECTED_CATEGORIES);
+    expect(await links(sequelize)).toEqual(EXPECTED_LINKS);
     // NULL, '' and blank values get no category.
     const unlinked = await select(sequelize, `SELECT sku FROM "Products" p WHERE NOT EXISTS (SELECT 1 FROM "Product_Categories" pc WHERE pc.product_id = p.id) ORDER BY sku`);
     expect(unlinked).toEqual([{ sku: 'LEG-07' }, { sku: 'LEG-08' }, { sku: 'LEG-09' }]);
   });
 
   it('when the category migrations ran, then "Products" is unchanged: same values, no row rewritten, no table rewrite', async () => {
+    const { sequelize, before } = await legacyDatabase({ categoriesMigrated: true });
     expect(await productsSnapshot(sequelize)).toEqual(before.products);
     expect(await productsStorage(sequelize)).toBe(before.storage);
     const [column] = await select(
@@ -192,6 +201,7 @@ describe('category migrations on a database with legacy products', () => {
   });
 
   it('when a legacy reader queries "Products" by category, then it gets the same rows before and after the migration', async () => {
+    const { sequelize, before } = await legacyDatabase({ categoriesMigrated: true });
     for (const value of legacyValues) {
       expect(await legacyQuery(sequelize, value)).toEqual(before.legacy[value]);
     }
@@ -199,13 +209,15 @@ describe('category migrations on a database with legacy products', () => {
   });
 
   it('when the backfill runs a second time, then it adds nothing', async () => {
+    const { sequelize } = await legacyDatabase({ categoriesMigrated: true });
     const backfill = require(path.join(ROOT, 'migrations', BACKFILL)) as { up(qi: unknown): Promise<void> };
     await backfill.up(sequelize.getQueryInterface());
-    expect(await categories(sequelize)).toEqual(first.categories);
-    expect(await links(sequelize)).toEqual(first.links);
+    expect(await categories(sequelize)).toEqual(EXPECTED_CATEGORIES);
+    expect(await links(sequelize)).toEqual(EXPECTED_LINKS);
   });
 
   it('when the category migrations are undone, then the new tables are gone and "Products" is intact', async () => {
+    const { sequelize, before } = await legacyDatabase({ categoriesMigrated: true });
     const reverted = await createMigrator(sequelize).down({ to: CREATE });
     expect(reverted.map((m) => m.name)).toEqual([FK, BACKFILL, CREATE]);
     expect(await tableExists(sequelize, 'Categories')).toBe(false);
@@ -216,13 +228,16 @@ describe('category migrations on a database with legacy products', () => {
   });
 
   it('when the category migrations run again after the undo, then categories and links are the same as the first time', async () => {
+    const { sequelize, before } = await legacyDatabase({ categoriesMigrated: true });
+    await createMigrator(sequelize).down({ to: CREATE });
     await createMigrator(sequelize).up({ to: FK });
-    expect(await categories(sequelize)).toEqual(first.categories);
-    expect(await links(sequelize)).toEqual(first.links);
+    expect(await categories(sequelize)).toEqual(EXPECTED_CATEGORIES);
+    expect(await links(sequelize)).toEqual(EXPECTED_LINKS);
     expect(await productsSnapshot(sequelize)).toEqual(before.products);
   });
 
   it('when only the backfill and the key after it are undone, then the tables are empty and "Products" is intact; running them again refills them', async () => {
+    const { sequelize, before } = await legacyDatabase({ categoriesMigrated: true });
     const reverted = await createMigrator(sequelize).down({ to: BACKFILL });
     expect(reverted.map((m) => m.name)).toEqual([FK, BACKFILL]);
     expect(await productKeyState(sequelize)).toBe('missing');
@@ -230,11 +245,12 @@ describe('category migrations on a database with legacy products', () => {
     expect(await links(sequelize)).toEqual([]);
     expect(await productsSnapshot(sequelize)).toEqual(before.products);
     await createMigrator(sequelize).up({ to: FK });
-    expect(await categories(sequelize)).toEqual(first.categories);
-    expect(await links(sequelize)).toEqual(first.links);
+    expect(await categories(sequelize)).toEqual(EXPECTED_CATEGORIES);
+    expect(await links(sequelize)).toEqual(EXPECTED_LINKS);
   });
 
   it('when the migrations are done, then links have a validated foreign key to "Products" that cascades on delete', async () => {
+    const { sequelize } = await legacyDatabase({ categoriesMigrated: true });
     expect(await productKeyState(sequelize)).toBe('valid');
     await sequelize.query(`DELETE FROM "Products" WHERE sku = 'LEG-14'`);
     expect((await links(sequelize)).map((l) => l.sku)).not.toContain('LEG-14');

@@ -60,16 +60,13 @@ describe('foundation: embedded PostgreSQL when no database is configured', () =>
     removeDir(parent);
   });
 
-  let firstUrl = '';
-  let pgVersionStat: fs.Stats;
-
-  it('when started with no database variables, then it initialises an embedded database, is ready within 60 s, announces the URL and shares it with config/config.js', async () => {
+  it('when started with no database variables, then it initialises an embedded database, is ready within 60 s, announces the URL and shares it with config/config.js; started again, it reuses that data without initdb', async () => {
     const child = await spawnService({ DATA_DIR: dataDir });
     await child.waitForReady(60_000);
 
     expect(fs.existsSync(path.join(pgDir, 'PG_VERSION'))).toBe(true);
     expect(fs.existsSync(urlFile)).toBe(true);
-    firstUrl = fs.readFileSync(urlFile, 'utf8').trim();
+    const firstUrl = fs.readFileSync(urlFile, 'utf8').trim();
     expect(firstUrl).toMatch(/^postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/orderloop$/);
     expect(child.stdout()).toContain(`psql "${firstUrl}"`);
     expect(cliUrl(dataDir)).toBe(firstUrl);
@@ -92,7 +89,7 @@ describe('foundation: embedded PostgreSQL when no database is configured', () =>
       await client.query('CREATE TABLE restart_marker (note text NOT NULL)');
       await client.query(`INSERT INTO restart_marker (note) VALUES ('written before the restart')`);
     });
-    pgVersionStat = fs.statSync(path.join(pgDir, 'PG_VERSION'));
+    const pgVersionStat = fs.statSync(path.join(pgDir, 'PG_VERSION'));
     const embeddedPort = Number(new URL(firstUrl).port);
 
     const exit = await child.stop('SIGTERM', 10_000);
@@ -103,25 +100,23 @@ describe('foundation: embedded PostgreSQL when no database is configured', () =>
     expect(fs.existsSync(path.join(pgDir, 'postmaster.pid'))).toBe(false);
     expect(await portIsOpen(embeddedPort)).toBe(false);
     expect(() => cliUrl(dataDir)).toThrow(/No database configured/);
-  }, 90_000);
 
-  it('when started again on the same data directory, then it reuses the data without running initdb', async () => {
-    expect(firstUrl).not.toBe('');
-    const child = await spawnService({ DATA_DIR: dataDir });
-    await child.waitForReady(60_000);
+    // Started again on the same data directory.
+    const again = await spawnService({ DATA_DIR: dataDir });
+    await again.waitForReady(60_000);
 
-    expect(logLines(child.stdout()).some((line) => line.msg === 'initialising embedded PostgreSQL data directory')).toBe(false);
+    expect(logLines(again.stdout()).some((line) => line.msg === 'initialising embedded PostgreSQL data directory')).toBe(false);
     expect(fs.statSync(path.join(pgDir, 'PG_VERSION')).ino).toBe(pgVersionStat.ino);
     expect(fs.statSync(path.join(pgDir, 'PG_VERSION')).mtimeMs).toBe(pgVersionStat.mtimeMs);
     const url = fs.readFileSync(urlFile, 'utf8').trim();
     const notes = await withClient(url, async (client) => (await client.query<{ note: string }>('SELECT note FROM restart_marker')).rows);
     expect(notes).toEqual([{ note: 'written before the restart' }]);
-    expect(logLines(child.stdout()).find((line) => Array.isArray(line.applied))?.applied).toEqual([]);
+    expect(logLines(again.stdout()).find((line) => Array.isArray(line.applied))?.applied).toEqual([]);
 
-    const exit = await child.stop('SIGINT', 10_000);
-    expect(exit.code).toBe(0);
+    const againExit = await again.stop('SIGINT', 10_000);
+    expect(againExit.code).toBe(0);
     expect(fs.existsSync(urlFile)).toBe(false);
-  }, 90_000);
+  }, 150_000);
 
   it('when postmaster.pid names a live process that is not PostgreSQL (a stale file after a reboot), then the service starts anyway', async () => {
     const impostor = spawn('sleep', ['60'], { stdio: 'ignore' });

@@ -31,6 +31,7 @@ function niceByThread(pid: number): Array<{ name: string; nice: number }> {
 }
 
 async function orderCompletes(child: ChildService, db: TestDatabase, sku: string): Promise<void> {
+  // No API creates products (they come from the catalog seeder and the warehouse sync).
   await adminQuery(db.url, `INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold) VALUES ($1, 'Thread test', 700, 'EUR', 5, 0)`, [sku]);
   const created = await request(child, 'POST', '/orders/create', { customerId: 'cust_thread', items: [{ sku, quantity: 2 }] });
   expect(created.status).toBe(202);
@@ -39,8 +40,8 @@ async function orderCompletes(child: ChildService, db: TestDatabase, sku: string
     return res.body.order.status === 'completed' ? res.body.order : null;
   }, 30_000, 200);
   expect(done.totalCents).toBe(1400);
-  const [product] = (await adminQuery(db.url, `SELECT stock_on_hand, stock_reserved FROM "Products" WHERE sku = $1`, [sku])) as Array<{ stock_on_hand: number; stock_reserved: number }>;
-  expect(product).toEqual({ stock_on_hand: 3, stock_reserved: 0 });
+  const product = (await request(child, 'GET', `/products/${sku}`)).body as unknown as { product: { stockOnHand: number; stockReserved: number } };
+  expect(product.product).toMatchObject({ stockOnHand: 3, stockReserved: 0 });
 }
 
 /** The value of one series in a Prometheus text exposition, or null. */
