@@ -159,9 +159,9 @@ export class OrderFlow {
       const rows = await linesForReserveBatch.rows(this.db, [[...jobOf.keys()]], transaction);
       const orders = new Map<string, OrderToReserve>();
       for (const row of rows) {
-        const order = orders.get(row.order_id) ?? { orderId: row.order_id, lines: [] };
-        order.lines.push({ productId: row.product_id, sku: row.sku, quantity: row.quantity });
-        orders.set(row.order_id, order);
+        const order = orders.get(row.orderId) ?? { orderId: row.orderId, lines: [] };
+        order.lines.push({ productId: row.productId, sku: row.sku, quantity: row.quantity });
+        orders.set(row.orderId, order);
       }
       const results = await reserveStockBatch(this.db, [...orders.values()], expiresAt, transaction);
 
@@ -227,7 +227,7 @@ export class OrderFlow {
     }
 
     const { attempt, currency } = claimed;
-    const amountCents = Number(claimed.total_cents);
+    const amountCents = Number(claimed.totalCents);
     const started = Date.now();
     try {
       const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
@@ -272,7 +272,7 @@ export class OrderFlow {
     requests.forEach((r, i) => first.has(r.orderId) || first.set(r.orderId, i));
     const claims = [...first].map(([orderId, i]) => ({ order_id: orderId, job_id: requests[i].jobId }));
     const rows = await claimCharges.rows(this.db, [JSON.stringify(claims), PAYMENT_LEASE.seconds(timeoutMs), maxAttempts]);
-    const byOrder = new Map(rows.map((r) => [r.order_id, r]));
+    const byOrder = new Map(rows.map((r) => [r.orderId, r]));
     return requests.map((r, i) => (first.get(r.orderId) === i ? byOrder.get(r.orderId) ?? null : null));
   }
 
@@ -384,7 +384,7 @@ export class OrderFlow {
   async sweepExpired(meta: JobMeta): Promise<number> {
     const candidates = await sweepCandidates.rows(this.db, [this.ctx.config.orders.sweeperBatchSize]);
     let failed = 0;
-    for (const { order_id: orderId } of candidates) {
+    for (const { orderId } of candidates) {
       try {
         if (await this.collectLostCharge(orderId, meta)) continue;
       } catch (error) {

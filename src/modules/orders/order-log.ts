@@ -69,7 +69,7 @@ export async function transitionOrders(sequelize: Sequelize, changes: OrderTrans
     failure_reason: c.reason ?? null,
     logs: logRows(c.entries),
   })));
-  const changed = new Map((await transitionMany.rows(sequelize, [param], transaction)).map((r) => [r.order_id, r.created_at]));
+  const changed = new Map((await transitionMany.rows(sequelize, [param], transaction)).map((r) => [r.orderId, r.createdAt]));
   const finished = changes.filter((c) => changed.has(c.orderId) && isTerminal(c.to));
   if (finished.length) {
     transaction.afterCommit(() => {

@@ -113,9 +113,9 @@ export class OrderService {
       sequelize.transaction(async (transaction) => {
         const lines = await intake.rows(sequelize, [JSON.stringify(group.map((r) => r.order))], transaction);
         const linesByOrder = new Map<string, IntakeLine[]>(group.map((r) => [r.orderId, []]));
-        for (const line of lines) linesByOrder.get(line.order_id)?.push(line);
+        for (const line of lines) linesByOrder.get(line.orderId)?.push(line);
         const results = group.map((r) => linesByOrder.get(r.orderId)!);
-        const written = group.filter((_, i) => results[i][0]?.order_created_at);
+        const written = group.filter((_, i) => results[i][0]?.orderCreatedAt);
         await queue.sendMany(QUEUES.ORDER_RESERVE, written.map((r) => ({ orderId: r.orderId, requestId: r.requestId })), { transaction });
         return results;
       });
@@ -126,7 +126,7 @@ export class OrderService {
       if (requests.length === 1) return [error as Error];
       results = await Promise.all(requests.map((r) => write([r]).then(([lines]) => lines, (e: Error) => e)));
     }
-    if (results.some((r) => !(r instanceof Error) && r[0]?.order_created_at)) queue.notify(QUEUES.ORDER_RESERVE);
+    if (results.some((r) => !(r instanceof Error) && r[0]?.orderCreatedAt)) queue.notify(QUEUES.ORDER_RESERVE);
     return results;
   }
 
@@ -159,9 +159,9 @@ export class OrderService {
           lines: requested,
         },
       });
-      const row = lines[0]?.order_created_at ? lines[0] : null;
+      const row = lines[0]?.orderCreatedAt ? lines[0] : null;
       if (!row) throw refusal(input, lines);
-      const totalCents = lines.reduce((sum, l) => sum + l.quantity * l.price_cents!, 0);
+      const totalCents = lines.reduce((sum, l) => sum + l.quantity * l.priceCents!, 0);
       metrics.ordersCreated.inc();
       this.ctx.logger.info({ orderId, requestId: meta.requestId, customerId: input.customerId, totalCents }, 'order accepted');
       const order: OrderView = {
@@ -170,8 +170,8 @@ export class OrderService {
         customerId: input.customerId,
         currency: row.currency!,
         totalCents,
-        items: lines.map((l) => ({ sku: l.sku!, name: l.name!, quantity: l.quantity, unitPriceCents: l.price_cents! })),
-        createdAt: new Date(row.order_created_at!).toISOString(),
+        items: lines.map((l) => ({ sku: l.sku!, name: l.name!, quantity: l.quantity, unitPriceCents: l.priceCents! })),
+        createdAt: new Date(row.orderCreatedAt!).toISOString(),
       };
       return { order, replayed: false };
     } catch (error) {

@@ -25,7 +25,7 @@ export interface OrderStats {
  */
 export async function orderStats(): Promise<OrderStats> {
   const rows = await ordersPerMinute.rows(registeredSequelize(Order), []);
-  const nowMinute = new Date(rows[0].now_minute).getTime();
+  const nowMinute = new Date(rows[0].nowMinute).getTime();
   const perMinute: MinuteBucket[] = [];
   const index = new Map<number, MinuteBucket>();
   for (let i = 59; i >= 0; i -= 1) {

@@ -1,4 +1,5 @@
 import { statement } from '../../../db/statement';
+import type { ProductStock } from './product-stock';
 
 /**
  * Second statement of a page: stock_on_hand = GREATEST(warehouse, stock_reserved) where that
@@ -7,7 +8,7 @@ import { statement } from '../../../db/statement';
  * statement's snapshot, meets the newer row version the lock already took, and queues behind
  * other waiters on the old version, which deadlocks with them. Returns the changed rows.
  */
-export const applySyncPage = statement<{ id: number; stockOnHand: number }, [productIds: number[], quantities: number[]]>(
+export const applySyncPage = statement<Pick<ProductStock, 'id' | 'stockOnHand'>, [productIds: number[], quantities: number[]]>(
   'inventory.apply_sync_page',
   `UPDATE "Products" p
    SET stock_on_hand = GREATEST(i.quantity, p.stock_reserved), updated_at = now()

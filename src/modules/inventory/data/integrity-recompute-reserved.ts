@@ -1,11 +1,12 @@
 import { statement } from '../../../db/statement';
+import type { ProductStock } from './product-stock';
 
 /**
  * Sets each product's stock_reserved to the sum of its active reservations (raising
  * stock_on_hand when it would fall below that), and returns the products it changed with their
  * stock_on_hand before. Run with every product locked (integrity-lock-all-products).
  */
-export const integrityRecomputeReserved = statement<{ id: number; sku: string; before: number; after: number; onHandBefore: number }>(
+export const integrityRecomputeReserved = statement<Pick<ProductStock, 'id' | 'sku'> & { before: number; after: number; onHandBefore: number }>(
   'inventory.integrity_recompute_reserved',
   `WITH truth AS (
      SELECT p.id, p.stock_reserved AS before, p.stock_on_hand AS on_hand_before,

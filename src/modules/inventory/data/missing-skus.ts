@@ -1,10 +1,11 @@
 import { statement } from '../../../db/statement';
+import type { ProductStock } from './product-stock';
 
 /**
  * Products whose SKU is not in `reported` (the warehouse did not list them), in SKU order, each
  * with the total count of such products (so one statement gives the count and the first `limit`).
  */
-export const missingSkus = statement<{ sku: string; total: string }, [reported: string[], limit: number]>(
+export const missingSkus = statement<Pick<ProductStock, 'sku'> & { total: string }, [reported: string[], limit: number]>(
   'inventory.missing_skus',
   `SELECT p.sku, count(*) OVER () AS total
    FROM "Products" p

@@ -1,16 +1,16 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
-import type { SyncStatus, SyncTrigger } from '../schemas';
+import type { InventorySync } from '../models';
 
 /**
  * The newest runs for the operations dashboard, which polls it: only the first 10 shortfalls of
  * each run leave the database (a run keeps up to 1,000), cut down to the fields the dashboard shows.
  */
 export const recentSyncRuns = statement<
-  {
-    id: string; trigger: SyncTrigger; status: SyncStatus; startedAt: Date; finishedAt: Date | null; skusSeen: number; skusChanged: number;
-    skusUnknown: number; skusMissing: number | null; shortfallCount: number;
-    shortfalls: Array<{ sku: string; short: number; warehouse: number; reserved: number }> | null; error: string | null;
-  },
+  Pick<
+    InferAttributes<InventorySync>,
+    'id' | 'trigger' | 'status' | 'startedAt' | 'finishedAt' | 'skusSeen' | 'skusChanged' | 'skusUnknown' | 'skusMissing' | 'error'
+  > & { shortfallCount: number; shortfalls: Array<{ sku: string; short: number; warehouse: number; reserved: number }> | null },
   [limit: number]
 >(
   'inventory.recent_sync_runs',

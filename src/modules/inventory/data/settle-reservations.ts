@@ -1,10 +1,9 @@
+import type { InferAttributes } from 'sequelize';
+import type { StockReservation } from '../models';
+import type { ProductStock } from './product-stock';
+
 /** A product whose reservation for an order was settled, and how many units. */
-export interface SettledRow {
-  orderId: string;
-  productId: number;
-  sku: string;
-  quantity: number;
-}
+export type SettledRow = Pick<InferAttributes<StockReservation>, 'orderId' | 'productId' | 'quantity'> & Pick<ProductStock, 'sku'>;
 
 /**
  * Not a statement: what commit-reservations.ts and release-reservations.ts share. Ends the active

@@ -1,4 +1,6 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
+import type { InventorySync } from '../models';
 import type { SyncTrigger } from '../schemas';
 
 /**
@@ -8,7 +10,7 @@ import type { SyncTrigger } from '../schemas';
  * stately queue lets one sync job be active at a time), so it is closed as failed. The UPDATE
  * reads the statement's snapshot, which does not hold the new row.
  */
-export const startSyncRun = statement<{ id: string }, [trigger: SyncTrigger, tick: string | null, jobId: string | null, attempt: number]>(
+export const startSyncRun = statement<Pick<InferAttributes<InventorySync>, 'id'>, [trigger: SyncTrigger, tick: string | null, jobId: string | null, attempt: number]>(
   'inventory.start_sync_run',
   `WITH created AS (
      INSERT INTO "Inventory_Syncs" (trigger, tick, job_id, attempt)

@@ -1,5 +1,7 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
 import type { OrderEvent, OrderStatus } from '../lifecycle';
+import type { Order } from '../models';
 import { paymentLeaseHeldSql } from './payment-lease';
 
 const reserved: OrderStatus = 'reserved';
@@ -12,12 +14,7 @@ const attemptEvent: OrderEvent = 'PAYMENT_ATTEMPT';
  * per order; an order that does not come back is not reserved, or another attempt holds its lease.
  */
 /** An order whose charge attempt now holds the lease: which attempt, and what to charge. */
-export interface ClaimRow {
-  order_id: string;
-  attempt: number;
-  total_cents: string;
-  currency: string;
-}
+export type ClaimRow = { orderId: Order['id']; attempt: number } & Pick<InferAttributes<Order>, 'totalCents' | 'currency'>;
 
 export const claimCharges = statement<ClaimRow, [claims: string, leaseSeconds: number, maxAttempts: number]>(
   'orders.claim_charges',
@@ -35,5 +32,5 @@ export const claimCharges = statement<ClaimRow, [claims: string, leaseSeconds: n
             jsonb_build_object('amountCents', total_cents, 'currency', currency), job_id
      FROM claimed ORDER BY id
    )
-   SELECT id AS order_id, attempt, total_cents, currency FROM claimed`,
+   SELECT id AS "orderId", attempt, total_cents AS "totalCents", currency FROM claimed`,
 );

@@ -1,6 +1,8 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
-import { AVAILABLE_SQL } from '../../catalog';
+import { AVAILABLE_SQL, type Product } from '../../catalog';
 import type { OrderEvent, OrderStatus } from '../lifecycle';
+import type { Order, OrderItem } from '../models';
 
 const pending: OrderStatus = 'pending';
 const created: OrderEvent = 'ORDER_CREATED';
@@ -16,20 +18,17 @@ export interface IntakeOrder {
   lines: Array<{ ord: number; sku: string | null; product_id: number | null; quantity: number }>;
 }
 
+/** The product's columns of an intake line: null when the product is unknown. */
+type LineProduct = { [K in 'id' | 'sku' | 'name' | 'priceCents' | 'currency']: InferAttributes<Product>[K] | null };
+
 /** One requested line as the intake statement sees it; product fields are null when unknown. */
-export interface IntakeLine {
-  order_id: string;
+export interface IntakeLine extends LineProduct, Pick<InferAttributes<OrderItem>, 'quantity'> {
+  orderId: Order['id'];
   ord: number;
   asked: string;
-  quantity: number;
-  id: number | null;
-  sku: string | null;
-  name: string | null;
-  price_cents: number | null;
-  currency: string | null;
   available: number | null;
   /** Set (on every line of the order) only when the order was written. */
-  order_created_at: Date | null;
+  orderCreatedAt: Order['createdAt'] | null;
 }
 
 /**
@@ -77,8 +76,8 @@ export const intake = statement<IntakeLine, [orders: string]>(
             jsonb_build_object('items', v.items, 'totalCents', v.total, 'currency', v.currency, 'idempotencyKey', v.idempotency_key), v.request_id
      FROM o JOIN verdict v ON v.order_id = o.id
    )
-   SELECT l.order_id, l.ord, l.asked, l.quantity, l.id, l.product_sku AS sku, l.name, l.price_cents, l.currency, l.available,
-          o.created_at AS order_created_at
+   SELECT l.order_id AS "orderId", l.ord, l.asked, l.quantity, l.id, l.product_sku AS sku, l.name, l.price_cents AS "priceCents", l.currency,
+          l.available, o.created_at AS "orderCreatedAt"
    FROM lines l LEFT JOIN o ON o.id = l.order_id
    ORDER BY l.order_id, l.ord`,
 );

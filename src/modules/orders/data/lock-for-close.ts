@@ -1,15 +1,13 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
-import type { OrderStatus } from '../lifecycle';
+import type { Order } from '../models';
 import { paymentLeaseHeldSql } from './payment-lease';
 
 /**
  * The close path's first step: locks the order row and says whether a charge attempt holds its
  * payment lease, on the database's clock, the same clock the charge claim and the sweeper use.
  */
-export const lockForClose = statement<
-  { customerId: string; status: OrderStatus; leaseHeld: boolean },
-  [orderId: string]
->(
+export const lockForClose = statement<Pick<InferAttributes<Order>, 'customerId' | 'status'> & { leaseHeld: boolean }, [orderId: string]>(
   'orders.lock_for_close',
   `SELECT customer_id AS "customerId", status, ${paymentLeaseHeldSql()} AS "leaseHeld"
    FROM "Orders" WHERE id = $1 FOR NO KEY UPDATE`,

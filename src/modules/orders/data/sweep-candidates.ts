@@ -1,4 +1,6 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
+import type { StockReservation } from '../../inventory';
 import type { OrderStatus } from '../lifecycle';
 import { paymentLeaseHeldSql } from './payment-lease';
 
@@ -9,9 +11,9 @@ const reserved: OrderStatus = 'reserved';
  * expiry sweeper closes (each re-checked under its row lock by the close path). Set-based over
  * the partial index on active reservations' expiry.
  */
-export const sweepCandidates = statement<{ order_id: string }, [limit: number]>(
+export const sweepCandidates = statement<Pick<InferAttributes<StockReservation>, 'orderId'>, [limit: number]>(
   'orders.sweep_candidates',
-  `SELECT DISTINCT r.order_id
+  `SELECT DISTINCT r.order_id AS "orderId"
    FROM "Stock_Reservations" r JOIN "Orders" o ON o.id = r.order_id
    WHERE r.status = 'active' AND r.expires_at < now() AND o.status = '${reserved}'
      AND NOT ${paymentLeaseHeldSql('o.')}

@@ -1,4 +1,6 @@
+import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
+import type { Order } from '../models';
 import { insertLogRowsFrom } from './log-rows';
 
 /**
@@ -7,7 +9,7 @@ import { insertLogRowsFrom } from './log-rows';
  * change ends the payment lease. $1 is a JSON array of `{order_id, from_status, to_status,
  * failure_reason, logs}` (logs as order-log.ts builds them); the orders that changed come back.
  */
-export const transitionMany = statement<{ order_id: string; created_at: Date }, [changes: string]>(
+export const transitionMany = statement<{ orderId: Order['id'] } & Pick<InferAttributes<Order>, 'createdAt'>, [changes: string]>(
   'orders.transition_many',
   `WITH req AS (
      SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (order_id uuid, from_status text, to_status text, failure_reason text, logs jsonb))
@@ -21,5 +23,5 @@ export const transitionMany = statement<{ order_id: string; created_at: Date }, 
    ), logged AS (
      ${insertLogRowsFrom('changed.id', 'changed JOIN req ON req.order_id = changed.id, jsonb_array_elements(req.logs) WITH ORDINALITY AS e(v, ord)', 'req.ord, e.ord')}
    )
-   SELECT id AS order_id, created_at FROM changed`,
+   SELECT id AS "orderId", created_at AS "createdAt" FROM changed`,
 );
