@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import { findFreePort } from '../src/db/embedded';
-import { inspectJobs } from '../src/queue/inspect';
+import { inspectJobs, type QueueInspector } from '../src/queue/inspect';
 import { QUEUES } from '../src/queue/queues';
 import { ROOT_DIR } from '../src/shared/paths';
 import { adminToken, benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } from './harness';
@@ -149,7 +149,7 @@ function percentile(sorted: number[], p: number): number {
  * The oldest ready order job's age: the service's own gauge (max over its queues) when it has one,
  * otherwise read from pg-boss's job table.
  */
-async function backlogAge(db: Client, service: ServiceProcess, token: string): Promise<{ seconds: number; source: 'metric' | 'pgboss' }> {
+async function backlogAge(jobs: QueueInspector, service: ServiceProcess, token: string): Promise<{ seconds: number; source: 'metric' | 'pgboss' }> {
   try {
     const res = await fetch(`${service.baseUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     if (res.ok) {
@@ -160,7 +160,7 @@ async function backlogAge(db: Client, service: ServiceProcess, token: string): P
   } catch {
     // no answer from /metrics: read the table instead
   }
-  const ages = await inspectJobs(db).readyBacklogAges(ORDER_QUEUES);
+  const ages = await jobs.readyBacklogAges(ORDER_QUEUES);
   return { seconds: Math.max(0, ...ages.map((a) => a.ageSeconds)), source: 'pgboss' };
 }
 
@@ -203,6 +203,7 @@ export async function runSustained(options: { databaseUrl: string; ratePerSec: n
   const provider = await startProviderProcess();
   const service = await startServiceProcess({ ...PAYMENT_ENV, DATABASE_URL: databaseUrl, ROLE: 'all', PAYMENT_PROVIDER_URL: provider.url });
   const db = new Client({ connectionString: databaseUrl });
+  const jobs = inspectJobs(db);
   try {
     await db.connect();
     const configured = await fetch(`${provider.url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(PROVIDER) });
@@ -222,7 +223,7 @@ export async function runSustained(options: { databaseUrl: string; ratePerSec: n
         `SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed, count(*) FILTER (WHERE status IN ('pending', 'reserved'))::int AS open ${ordersSince}`,
         [start],
       );
-      const backlog = await backlogAge(db, service, token);
+      const backlog = await backlogAge(jobs, service, token);
       const sample = { atSec: Math.round((Date.now() - start.getTime()) / 1000), completed: c.completed, open: c.open, backlogAgeSec: Number(backlog.seconds.toFixed(1)), backlogSource: backlog.source };
       samples.push(sample);
       process.stdout.write(`  ${formatSample(sample)}\n`);

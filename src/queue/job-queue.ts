@@ -207,10 +207,13 @@ export class JobQueue {
     ]);
     clearTimeout(timer);
     if (!finished) this.logger.warn('job handlers still running after 8 s; stopping pg-boss anyway (their jobs come back when they expire)');
-    await this.backlog.stop();
-    await this.boss.stop({ graceful: true, wait: true, timeout: 8000 });
-    // pg-boss leaves a `db` it was given open; the pool is ours to end (once).
-    this.poolEnded ??= this.pool.end();
-    await this.poolEnded;
+    try {
+      await this.backlog.stop();
+      await this.boss.stop({ graceful: true, wait: true, timeout: 8000 });
+    } finally {
+      // pg-boss leaves a `db` it was given open; the pool is ours to end (once).
+      this.poolEnded ??= this.pool.end();
+      await this.poolEnded;
+    }
   }
 }

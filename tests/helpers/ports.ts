@@ -7,6 +7,10 @@ import net from 'node:net';
  */
 const LOW = 20_000;
 const SPAN = 12_000;
+// Each Jest worker draws from its own slice, so two test files cannot pick the same port at once.
+const WORKERS = 8;
+const SLICE = SPAN / WORKERS;
+const slice = (Number(process.env.JEST_WORKER_ID ?? 1) - 1) % WORKERS;
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -20,7 +24,7 @@ function canListen(port: number): Promise<boolean> {
 
 export async function freeTestPort(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
-    const port = LOW + Math.floor(Math.random() * SPAN);
+    const port = LOW + slice * SLICE + Math.floor(Math.random() * SLICE);
     if (await canListen(port)) return port;
   }
   throw new Error('no free port below the ephemeral range');

@@ -231,6 +231,7 @@ describe('category migrations on a database with legacy products', () => {
     const { sequelize, before } = await legacyDatabase({ categoriesMigrated: true });
     await createMigrator(sequelize).down({ to: CREATE });
     await createMigrator(sequelize).up({ to: FK });
+    expect(await productKeyState(sequelize)).toBe('valid');
     expect(await categories(sequelize)).toEqual(EXPECTED_CATEGORIES);
     expect(await links(sequelize)).toEqual(EXPECTED_LINKS);
     expect(await productsSnapshot(sequelize)).toEqual(before.products);
@@ -245,6 +246,7 @@ describe('category migrations on a database with legacy products', () => {
     expect(await links(sequelize)).toEqual([]);
     expect(await productsSnapshot(sequelize)).toEqual(before.products);
     await createMigrator(sequelize).up({ to: FK });
+    expect(await productKeyState(sequelize)).toBe('valid');
     expect(await categories(sequelize)).toEqual(EXPECTED_CATEGORIES);
     expect(await links(sequelize)).toEqual(EXPECTED_LINKS);
   });

@@ -1,8 +1,6 @@
 import { Product } from '../../src/modules/catalog';
 import { StockReservation } from '../../src/modules/inventory';
-import { Order, OrderItem, OrderLog, orderStats } from '../../src/modules/orders';
-import { OrderFlow } from '../../src/modules/orders';
-import { paymentIdempotencyKey } from '../../src/modules/orders';
+import { Order, OrderFlow, OrderItem, OrderLog, orderStats, paymentIdempotencyKey } from '../../src/modules/orders';
 import { QUEUES } from '../../src/queue/queues';
 import { invariantViolations } from '../helpers/invariants';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';

@@ -40,8 +40,9 @@ async function orderCompletes(child: ChildService, db: TestDatabase, sku: string
     return res.body.order.status === 'completed' ? res.body.order : null;
   }, 30_000, 200);
   expect(done.totalCents).toBe(1400);
-  const product = (await request(child, 'GET', `/products/${sku}`)).body as unknown as { product: { stockOnHand: number; stockReserved: number } };
-  expect(product.product).toMatchObject({ stockOnHand: 3, stockReserved: 0 });
+  const read = await request(child, 'GET', `/products/${sku}`);
+  expect(read.status).toBe(200);
+  expect((read.body as unknown as { product: unknown }).product).toMatchObject({ stockOnHand: 3, stockReserved: 0 });
 }
 
 /** The value of one series in a Prometheus text exposition, or null. */
