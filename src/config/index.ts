@@ -9,6 +9,9 @@ import { ROOT_DIR } from '../shared/paths';
  */
 
 export const ROLES = Object.freeze(['all', 'api', 'worker'] as const);
+
+/** pg-boss's schema unless QUEUE_SCHEMA says otherwise (also what bench, chaos and the test template use). */
+export const DEFAULT_QUEUE_SCHEMA = 'pgboss';
 export type Role = (typeof ROLES)[number];
 
 export interface DatabaseSettings {
@@ -144,7 +147,7 @@ const schema = Joi.object({
   TOKEN_TTL_S: positiveInt.default(3600),
   RATE_LIMIT_ORDERS_PER_MINUTE: nonNegativeInt.default(600),
 
-  QUEUE_SCHEMA: Joi.string().pattern(/^[a-z_][a-z0-9_]*$/).default('pgboss'),
+  QUEUE_SCHEMA: Joi.string().pattern(/^[a-z_][a-z0-9_]*$/).default(DEFAULT_QUEUE_SCHEMA),
   WORKER_CONCURRENCY: positiveInt.default(8),
   WORKER_BATCH_SIZE: positiveInt.default(25),
   WORKER_POLL_INTERVAL_S: Joi.number().min(0.5).default(0.5).messages({ '*': 'must be a number of seconds, at least 0.5' }),

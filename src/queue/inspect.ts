@@ -1,4 +1,5 @@
 import PgBoss from 'pg-boss';
+import { DEFAULT_QUEUE_SCHEMA } from '../config';
 
 /**
  * What operators and tests ask about pg-boss's jobs, in one place. pg-boss 10 answers one
@@ -117,7 +118,7 @@ export class QueueInspector {
 }
 
 /** An inspector for tools outside the service (bench, chaos): pg-boss on the tool's own pool, never started. */
-export function inspectJobs(pool: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }, schema = 'pgboss'): QueueInspector {
+export function inspectJobs(pool: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }, schema = DEFAULT_QUEUE_SCHEMA): QueueInspector {
   const boss = new PgBoss({ db: { executeSql: async (text: string, values: unknown[] = []) => ({ rows: (await pool.query(text, values)).rows }) }, schema });
   return new QueueInspector(boss, schema);
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import PgBoss from 'pg-boss';
 import { Sequelize } from 'sequelize';
+import { DEFAULT_QUEUE_SCHEMA } from '../../src/config';
 import { createMigrator } from '../../src/db/migrate';
 import { startEmbeddedPostgres } from '../../src/db/embedded';
 import { createLogger } from '../../src/shared/logger';
@@ -50,7 +51,7 @@ export default async function globalSetup(): Promise<void> {
       await sequelize.close();
     }
     // Installing pg-boss's schema once here saves every test file from doing it.
-    const boss = new PgBoss({ connectionString: templateUrl, schema: 'pgboss', schedule: false, supervise: false });
+    const boss = new PgBoss({ connectionString: templateUrl, schema: DEFAULT_QUEUE_SCHEMA, schedule: false, supervise: false });
     boss.on('error', () => undefined);
     await boss.start();
     await boss.stop({ graceful: false, wait: true });

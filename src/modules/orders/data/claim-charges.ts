@@ -7,15 +7,15 @@ import { paymentLeaseHeldSql } from './payment-lease';
 const reserved: OrderStatus = 'reserved';
 const attemptEvent: OrderEvent = 'PAYMENT_ATTEMPT';
 
+/** An order whose charge attempt now holds the lease: which attempt, and what to charge. */
+export type ClaimRow = { orderId: Order['id']; attempt: number } & Pick<InferAttributes<Order>, 'totalCents' | 'currency'>;
+
 /**
  * Starts charge attempts in one statement, outside any transaction: for each order that is
  * reserved and whose lease is free, takes the payment lease, counts the attempt and logs
  * PAYMENT_ATTEMPT (with the job that makes it). $1 is a JSON array of `{order_id, job_id}`, one
  * per order; an order that does not come back is not reserved, or another attempt holds its lease.
  */
-/** An order whose charge attempt now holds the lease: which attempt, and what to charge. */
-export type ClaimRow = { orderId: Order['id']; attempt: number } & Pick<InferAttributes<Order>, 'totalCents' | 'currency'>;
-
 export const claimCharges = statement<ClaimRow, [claims: string, leaseSeconds: number, maxAttempts: number]>(
   'orders.claim_charges',
   `WITH req AS (
