@@ -63,6 +63,12 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
 }
 
+/** The `--flags` of package.json's start script, so the bench runs the service as `npm start` does. */
+function startScriptNodeFlags(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT_DIR, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /**
  * Starts `node dist/src/main.js` with the given env and waits for /ready (a ROLE=worker process has
  * no HTTP: it is given a few seconds to start its pollers); samples its RSS from /proc.
@@ -71,8 +77,9 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
   const port = await findFreePort();
   const paymentPort = await findFreePort();
   const warehousePort = await findFreePort();
-  // BENCH_NODE_ARGS passes flags to the service's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Node's flags as `npm start` gives them (the heap limit); BENCH_NODE_ARGS adds more, e.g.
+  // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service.
+  const nodeArgs = [...startScriptNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT_DIR, 'dist/src/main.js')], {
     cwd: ROOT_DIR,
     env: {

@@ -174,13 +174,13 @@ PRODUCTS=$(psql -X -At -v ON_ERROR_STOP=1 "$DB_URL" -c 'SELECT count(*) FROM "Pr
 echo "${PRODUCTS} products seeded"
 
 # ------------------------------------------------------------------ step 4
-step 4 "npm start (npm run build, then node dist/src/main.js so SIGTERM reaches node), log: ${SERVICE_LOG}"
+step 4 "npm start (npm run build, then node (with its flags) dist/src/main.js so SIGTERM reaches node), log: ${SERVICE_LOG}"
 npm run build --silent || fail "npm run build (tsc) failed"
 # Ports may have been taken while we migrated.
 for port in "$HTTP_PORT" "$PAY_PORT" "$WH_PORT"; do
   port_free "$port" || fail "port ${port} became busy before the service started"
 done
-node dist/src/main.js >"$SERVICE_LOG" 2>&1 &
+node --max-old-space-size=256 dist/src/main.js >"$SERVICE_LOG" 2>&1 &
 SERVICE_PID=$!
 echo "service pid ${SERVICE_PID}"
 
