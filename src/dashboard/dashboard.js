@@ -544,7 +544,8 @@
     });
   });
 
-  // A level that arrives after the user typed a quantity or sent one must not overwrite either.
+  // A level that arrives after the user typed a quantity or sent one must not overwrite either,
+  // nor one that arrives while the field has focus (it would land between a select-all and the typing).
   var warehouseEdits = 0;
   $('wh-qty').addEventListener('input', function () { warehouseEdits += 1; });
 
@@ -553,12 +554,12 @@
     if (!sku) return;
     var edits = warehouseEdits;
     api('/admin/mocks/warehouse/stock/' + encodeURIComponent(sku)).then(function (level) {
-      if ($('wh-sku').value === sku && edits === warehouseEdits) {
+      if ($('wh-sku').value === sku && edits === warehouseEdits && document.activeElement !== $('wh-qty')) {
         $('wh-qty').value = level.quantity;
         showNote('warehouse-message', 'The warehouse holds ' + level.quantity + ' of ' + sku + '.');
       }
     }, function (error) {
-      if (edits !== warehouseEdits) return;
+      if (edits !== warehouseEdits || document.activeElement === $('wh-qty')) return;
       $('wh-qty').value = '';
       showNote('warehouse-message', error.status === 404 ? 'The warehouse does not know ' + sku + ' yet: set a level to add it.' : error.message, error.status !== 404);
     });
