@@ -54,7 +54,11 @@ export function toAppError(error: unknown): AppError {
 export const errorMiddleware: ErrorRequestHandler = (error, req, res, next) => {
   const appError = toAppError(error);
   const log = req.log;
-  if (httpStatusOf(appError.code) >= 500) log?.error({ err: error, code: appError.code }, 'request failed');
+  const status = httpStatusOf(appError.code);
+  // A 5xx the code chose (load shedding, a mock that is down) is a decision, not a bug: no stack.
+  // Under overload, a stack-trace line per refused order cost CPU the service was short of.
+  if (status >= 500 && error instanceof AppError) log?.warn({ code: appError.code, details: appError.details }, appError.message);
+  else if (status >= 500) log?.error({ err: error, code: appError.code }, 'request failed');
   else log?.info({ code: appError.code }, appError.message);
   if (res.headersSent) {
     // Too late for an error body: Express's final handler destroys the socket, so the client

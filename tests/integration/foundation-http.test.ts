@@ -259,6 +259,9 @@ describe('foundation: HTTP skeleton', () => {
         res.status(200).type('text/plain').write('half a respon');
         next(new Error('failed while streaming'));
       });
+      app.get('/shed', () => {
+        throw new AppError('SERVICE_UNAVAILABLE', 'Orders are arriving faster than they can be processed', { backlogSeconds: 70 }, { 'Retry-After': '11' });
+      });
       app.get('/thrown-string', () => {
         throw 'just a string';
       });
@@ -300,6 +303,16 @@ describe('foundation: HTTP skeleton', () => {
       const res = await request(failingApp().app).get('/down');
       expectErrorBody(res, 'SERVICE_UNAVAILABLE', 503);
       expect(res.headers['retry-after']).toBe('5');
+    });
+
+    it('when a route refuses with a 503 of its own (load shedding), then the log says why at warn level, with no stack', async () => {
+      const { app, lines } = failingApp();
+      const res = await request(app).get('/shed').set('X-Request-Id', 'req-shed');
+      expectErrorBody(res, 'SERVICE_UNAVAILABLE', 503);
+      expect(res.headers['retry-after']).toBe('11');
+      const logged = lines.find((line) => line.requestId === 'req-shed' && line.code === 'SERVICE_UNAVAILABLE');
+      expect(logged).toMatchObject({ level: 40, msg: 'Orders are arriving faster than they can be processed', details: { backlogSeconds: 70 } });
+      expect(JSON.stringify(logged)).not.toMatch(/stack|at \//);
     });
 
     it('when a route throws an AppError, then its status, code, message and details pass through', async () => {
