@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       payments: new HttpPaymentAdapter('http://127.0.0.1:1', 1000),
       // Unused here: the bench calls the sync and the service directly, not over HTTP.
       tokens: new TokenService('bench-sync-secret-that-is-long-enough-000', 3600),
+      mocksInProcess: { payments: false, warehouse: true },
       warehouseUrl: warehouse.url,
     };
     const sync = new SyncRunner(ctx);

@@ -18,6 +18,11 @@ export interface AppContext {
   warehouseUrl?: string;
   /** The payment provider ctx.payments talks to (the mock in ROLE=all); the admin API proxies its /config for demos. */
   paymentProviderUrl?: string;
+  /**
+   * Which mocks run inside this process (development, ROLE=all, their URL unset): only these get
+   * the dashboard's /admin/mocks/* controls, so no deployment exposes a door to reconfigure its dependencies.
+   */
+  mocksInProcess: { payments: boolean; warehouse: boolean };
   /** ROLE=all with WORKER_THREAD: the thread that runs the job loops (its metrics join /metrics). */
   jobThread?: Pick<JobThread, 'metrics'>;
 }

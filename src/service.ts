@@ -51,7 +51,8 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
     }
 
     const runsWorkers = config.role !== 'api';
-    const mocksHere = config.role === 'all';
+    // Production refuses to start without real URLs (config), so a mock never stands in there.
+    const mocksHere = config.role === 'all' && !config.production;
     let paymentUrl = config.payments.providerUrl;
     if (!paymentUrl && mocksHere) {
       const mock = await startPaymentProviderMock({ ...config.payments.mock, hangMs: config.payments.timeoutMs + 1000 }, config.payments.mock.port);
@@ -84,6 +85,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       tokens: new TokenService(config.auth.jwtSecret ?? developmentJwtSecret(config.dataDir), config.auth.tokenTtlSeconds),
       warehouseUrl,
       paymentProviderUrl: paymentUrl,
+      mocksInProcess: { payments: !config.payments.providerUrl && mocksHere, warehouse: !config.inventory.warehouseUrl && mocksHere },
     };
 
     if (runsWorkers && config.role === 'all' && config.queue.thread) {
@@ -113,17 +115,17 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
     let metricsServer: RunningServer | undefined;
     if (config.metricsPort !== undefined) {
       // Any role: a worker has no API port, and this is how Prometheus reads its job and payment metrics.
-      metricsServer = await startMetricsServer(ctx, config.metricsPort);
+      metricsServer = await startMetricsServer(ctx, config.metricsPort, config.metricsHost);
       undo.push({ name: 'metrics server', run: () => metricsServer!.close() });
       logger.info({ port: metricsServer.port }, `metrics (no auth) on http://localhost:${metricsServer.port}/metrics (METRICS_PORT)`);
     }
 
     let http: RunningServer | undefined;
     if (config.role !== 'worker') {
-      http = await listen(buildApp(ctx), config.port, '0.0.0.0');
+      http = await listen(buildApp(ctx), config.port, config.host);
       // In-flight requests get half the shutdown budget; the rest is for workers, the queue and the database.
       undo.push({ name: 'http', run: () => closeGracefully(http!, Math.floor(config.shutdownTimeoutMs / 2)) });
-      logger.info({ port: http.port, role: config.role }, `orderloop listening on http://localhost:${http.port} (role ${config.role})`);
+      logger.info({ port: http.port, role: config.role }, `orderloop listening on http://${displayHost(config.host)}:${http.port} (role ${config.role}; HOST=${config.host})`);
     } else {
       logger.info({ role: config.role }, 'orderloop worker started');
     }
@@ -133,6 +135,11 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
     await stop().catch((stopError: unknown) => logger.warn({ err: stopError }, 'clean-up after a failed start was incomplete'));
     throw error;
   }
+}
+
+/** What a person can open: the wildcard address is reachable as localhost too. */
+function displayHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
 }
 
 interface UndoStep {

@@ -30,6 +30,10 @@ export interface AppConfig {
   nodeEnv: string;
   role: Role;
   port: number;
+  /** Address the API listens on: 127.0.0.1 in development, 0.0.0.0 (containers) in production. */
+  host: string;
+  /** Production never starts a mock, an embedded database or the /admin/mocks/* routes. */
+  production: boolean;
   logLevel: string;
   /** Absolute: DATA_DIR resolved against the project root. */
   dataDir: string;
@@ -38,6 +42,13 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   /** When set, GET /metrics is also served on this port without authentication (for Prometheus inside a private network). */
   metricsPort?: number;
+  metricsHost: string;
+  http: {
+    /** Express's 'trust proxy' setting: which hops' X-Forwarded-For / X-Forwarded-Proto to believe. */
+    trustProxy: boolean | number | string;
+    /** Every request reached us over TLS (a terminating proxy without X-Forwarded-Proto, say): send HSTS always. */
+    servedOverHttps: boolean;
+  };
   db: DatabaseSettings;
   auth: {
     /** Undefined outside production: the service then generates one and keeps it under DATA_DIR. */
@@ -45,6 +56,14 @@ export interface AppConfig {
     tokenTtlSeconds: number;
     /** Order creations per client per minute; 0 turns the limit off. */
     orderRateLimitPerMinute: number;
+    /** POST /auth/token requests per client IP per minute, counted before any hashing; 0 turns it off. */
+    tokenRateLimitPerIpPerMinute: number;
+    /** Failed sign-ins per client_id per minute before that client_id is refused for the rest of the minute; 0 turns it off. */
+    tokenRateLimitPerClientPerMinute: number;
+    /** Secret verifications (scrypt, 16 MiB each) running at once per process; beyond it POST /auth/token answers 503. */
+    maxConcurrentVerifications: number;
+    /** How often each API process re-reads which clients are disabled (their tokens are refused from then on). */
+    clientStatusRefreshSeconds: number;
   };
   queue: {
     schema: string;
@@ -102,6 +121,9 @@ export interface AppConfig {
   };
 }
 
+/** A token outlives its client's revocation by at most this (and a refresh of the disabled list). */
+const MAX_TOKEN_TTL_S = 24 * 60 * 60;
+
 /** The longest default INTAKE_MAX_BACKLOG_S (see maxBacklogSeconds below). */
 const MAX_DEFAULT_BACKLOG_S = 60;
 
@@ -114,6 +136,13 @@ const port = Joi.number().integer().min(0).max(65535).messages({
 const rate = Joi.number().min(0).max(1).messages({
   '*': 'must be a number between 0 and 1',
 });
+/** Express's 'trust proxy' values: true/false, a hop count, or addresses and subnets (comma-separated). */
+const trustProxy = Joi.alternatives(
+  Joi.boolean().truthy('1', 'yes').falsy('0', 'no'),
+  Joi.number().integer().min(0),
+  Joi.string().pattern(/^[0-9a-fA-F:.\/, ]+$|^(loopback|linklocal|uniquelocal)(, *(loopback|linklocal|uniquelocal))*$/),
+).messages({ '*': 'must be true, false, a hop count, or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal)' });
+const host = Joi.string().hostname().messages({ '*': 'must be an IP address or host name to listen on' });
 const positiveInt = Joi.number().integer().min(1).messages({ '*': 'must be a positive integer' });
 const nonNegativeInt = Joi.number().integer().min(0).messages({ '*': 'must be a non-negative integer' });
 const bool = Joi.boolean().truthy('1', 'yes').falsy('0', 'no').messages({ '*': 'must be true or false' });
@@ -126,6 +155,10 @@ const schema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
   ROLE: Joi.string().valid(...ROLES).default('all'),
   PORT: port.default(3000),
+  HOST: host,
+  METRICS_HOST: host,
+  TRUST_PROXY: trustProxy.default(false),
+  SERVED_OVER_HTTPS: bool.default(false),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   DATA_DIR: Joi.string().default('.data'),
   MIGRATE_ON_START: bool.default(true),
@@ -144,8 +177,12 @@ const schema = Joi.object({
   DB_PREPARED_STATEMENTS: bool.default(true),
 
   JWT_SECRET: Joi.string().min(32).messages({ 'string.min': 'must be at least 32 characters' }),
-  TOKEN_TTL_S: positiveInt.default(3600),
+  TOKEN_TTL_S: Joi.number().integer().min(1).max(MAX_TOKEN_TTL_S).default(3600).messages({ '*': `must be an integer from 1 to ${MAX_TOKEN_TTL_S} (24 h)` }),
   RATE_LIMIT_ORDERS_PER_MINUTE: nonNegativeInt.default(600),
+  RATE_LIMIT_TOKEN_PER_IP_PER_MINUTE: nonNegativeInt.default(60),
+  RATE_LIMIT_TOKEN_FAILURES_PER_CLIENT_PER_MINUTE: nonNegativeInt.default(10),
+  TOKEN_MAX_CONCURRENT_VERIFICATIONS: Joi.number().integer().min(1).max(64).default(4).messages({ '*': 'must be an integer from 1 to 64' }),
+  CLIENT_STATUS_REFRESH_S: Joi.number().integer().min(1).max(30).default(10).messages({ '*': 'must be an integer from 1 to 30 (seconds)' }),
 
   QUEUE_SCHEMA: Joi.string().pattern(/^[a-z_][a-z0-9_]*$/).default(DEFAULT_QUEUE_SCHEMA),
   WORKER_CONCURRENCY: positiveInt.default(8),
@@ -217,9 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`${key} ${detail.message.replace(/^"[^"]*" /, '')}, got ${shownValue(key, env[key])}`);
   }
 
-  if (v.NODE_ENV === 'production' && !v.JWT_SECRET) {
-    throw new ConfigError('JWT_SECRET must be set (at least 32 characters) when NODE_ENV=production, got undefined');
-  }
+  const production = v.NODE_ENV === 'production';
+  if (production) refuseUnsafeProduction(v);
 
   if (v.INTAKE_MAX_BACKLOG_S !== undefined && v.INTAKE_MAX_BACKLOG_S >= v.RESERVATION_TTL_S) {
     throw new ConfigError(`INTAKE_MAX_BACKLOG_S must be less than RESERVATION_TTL_S (${v.RESERVATION_TTL_S}), got ${v.INTAKE_MAX_BACKLOG_S}`);
@@ -229,6 +265,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     nodeEnv: v.NODE_ENV,
     role: v.ROLE,
     port: v.PORT,
+    // Containers publish ports from outside: there the default must be every interface.
+    host: v.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    production,
     logLevel: v.LOG_LEVEL,
     // Relative to the project root, as config/config.js reads it, whatever the working directory.
     dataDir: path.resolve(ROOT_DIR, v.DATA_DIR),
@@ -236,6 +275,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bodyLimit: v.BODY_LIMIT,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     metricsPort: v.METRICS_PORT,
+    metricsHost: v.METRICS_HOST ?? v.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    http: {
+      trustProxy: v.TRUST_PROXY,
+      servedOverHttps: v.SERVED_OVER_HTTPS,
+    },
     db: {
       url: v.DATABASE_URL,
       host: v.DB_HOST,
@@ -250,6 +294,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       jwtSecret: v.JWT_SECRET,
       tokenTtlSeconds: v.TOKEN_TTL_S,
       orderRateLimitPerMinute: v.RATE_LIMIT_ORDERS_PER_MINUTE,
+      tokenRateLimitPerIpPerMinute: v.RATE_LIMIT_TOKEN_PER_IP_PER_MINUTE,
+      tokenRateLimitPerClientPerMinute: v.RATE_LIMIT_TOKEN_FAILURES_PER_CLIENT_PER_MINUTE,
+      maxConcurrentVerifications: v.TOKEN_MAX_CONCURRENT_VERIFICATIONS,
+      clientStatusRefreshSeconds: v.CLIENT_STATUS_REFRESH_S,
     },
     queue: {
       schema: v.QUEUE_SCHEMA,
@@ -301,6 +349,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
   };
   return deepFreeze(config);
+}
+
+/**
+ * Production never falls back to a convenience: no generated JWT secret, no embedded database,
+ * no mock payment provider or warehouse. Each missing setting stops start-up with its name.
+ */
+function refuseUnsafeProduction(v: Record<string, unknown>): void {
+  const missing = (name: string, why: string) => new ConfigError(`${name} must be set when NODE_ENV=production (${why}), got undefined`);
+  if (!v.JWT_SECRET) throw missing('JWT_SECRET', 'at least 32 characters; tokens signed with a generated key would not survive a restart');
+  if (!v.DATABASE_URL && !v.DB_HOST) throw missing('DATABASE_URL', 'or DB_HOST; production never starts the embedded PostgreSQL');
+  if (v.ROLE !== 'api') {
+    if (!v.PAYMENT_PROVIDER_URL) throw missing('PAYMENT_PROVIDER_URL', `ROLE=${String(v.ROLE)} runs workers, and production never starts the mock provider`);
+    if (!v.WAREHOUSE_URL) throw missing('WAREHOUSE_URL', `ROLE=${String(v.ROLE)} runs workers, and production never starts the mock warehouse`);
+  }
 }
 
 function deepFreeze<T extends object>(value: T): T {

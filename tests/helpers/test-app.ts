@@ -75,6 +75,8 @@ export async function startTestApp(
     tokens: new TokenService(config.auth.jwtSecret!, config.auth.tokenTtlSeconds),
     warehouseUrl: options.warehouseUrl,
     paymentProviderUrl: paymentServer.url,
+    // The test's own mocks stand in for the ones ROLE=all starts in development.
+    mocksInProcess: { payments: true, warehouse: options.warehouseUrl !== undefined },
   };
   const workers = options.workers ? await startWorkers(ctx) : undefined;
   const app = buildApp(ctx);
