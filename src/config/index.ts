@@ -140,7 +140,7 @@ const rate = Joi.number().min(0).max(1).messages({
 const trustProxy = Joi.alternatives(
   Joi.boolean().truthy('1', 'yes').falsy('0', 'no'),
   Joi.number().integer().min(0),
-  Joi.string().pattern(/^[0-9a-fA-F:.\/, ]+$|^(loopback|linklocal|uniquelocal)(, *(loopback|linklocal|uniquelocal))*$/),
+  Joi.string().pattern(/^[0-9a-fA-F:./, ]+$|^(loopback|linklocal|uniquelocal)(, *(loopback|linklocal|uniquelocal))*$/),
 ).messages({ '*': 'must be true, false, a hop count, or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal)' });
 const host = Joi.string().hostname().messages({ '*': 'must be an IP address or host name to listen on' });
 const positiveInt = Joi.number().integer().min(1).messages({ '*': 'must be a positive integer' });
