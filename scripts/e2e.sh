@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end, the way an operator on a plain PostgreSQL host does it:
-#   fresh database -> sequelize-cli db:migrate -> db:seed:all -> npm start (build, then node)
+#   fresh database -> sequelize-cli db:migrate -> db:seed:all (no clients) -> db:seed:demo-clients -> npm start (build, then node)
 #   -> wait for /ready -> the Postman collection through newman (0 failures)
 #   -> psql reads "Order_Logs" of the order the collection created -> SIGTERM, exit 0 -> drop the database.
 # Any failure prints "E2E FAILED at step N: <what>", the service log tail, cleans up and exits non-zero.
@@ -172,6 +172,10 @@ npx sequelize-cli db:seed:all || fail "db:seed:all failed"
 PRODUCTS=$(psql -X -At -v ON_ERROR_STOP=1 "$DB_URL" -c 'SELECT count(*) FROM "Products"') || fail "could not count the seeded products"
 [[ "$PRODUCTS" -gt 0 ]] || fail "the seeders created no products"
 echo "${PRODUCTS} products seeded"
+CLIENTS=$(psql -X -At -v ON_ERROR_STOP=1 "$DB_URL" -c 'SELECT count(*) FROM "Api_Clients"') || fail "could not count the API clients"
+[[ "$CLIENTS" -eq 0 ]] || fail "db:seed:all created ${CLIENTS} API client(s): the demo catalog must add no credentials"
+# The collection signs in as the demo clients, which only their own seeder creates.
+npm run db:seed:demo-clients --silent || fail "db:seed:demo-clients failed"
 
 # ------------------------------------------------------------------ step 4
 step 4 "npm start (npm run build, then node (with its flags) dist/src/main.js so SIGTERM reaches node), log: ${SERVICE_LOG}"

@@ -1,5 +1,4 @@
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import pinoHttp from 'pino-http';
 import type { AppContext } from './context';
 import { errorMiddleware, notFoundMiddleware } from './http/error-middleware';
@@ -16,14 +15,17 @@ import { dashboardRouter } from './modules/admin';
 import { httpMetrics } from './observability/http-metrics';
 import { metricsRouter } from './observability/routes';
 import { refuseLoneSurrogates } from './http/json-body';
+import { securityHeaders } from './http/security-headers';
 
 /** Builds the HTTP app without listening, so tests can drive it with supertest. */
 export function buildApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Off unless TRUST_PROXY says which proxies to believe: req.ip (rate limits) and req.secure
+  // (security headers) would otherwise be whatever a client writes into X-Forwarded-*.
+  app.set('trust proxy', ctx.config.http.trustProxy);
   app.use(httpMetrics);
-  app.use(helmet());
+  app.use(securityHeaders(ctx.config.http));
 
   app.use(
     pinoHttp({

@@ -372,6 +372,11 @@ function deepFreeze<T extends object>(value: T): T {
   return Object.freeze(value);
 }
 
+/** For tools that must refuse production before they need any other setting (the standalone mocks). */
+export function isProductionEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NODE_ENV === 'production';
+}
+
 /** For entry points: the configuration, or one line naming the bad variable on stderr and exit code 1. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
   try {

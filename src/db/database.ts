@@ -30,11 +30,15 @@ export async function chooseDatabase(config: AppConfig, logger: Logger): Promise
   const configured = configuredDatabaseUrl(config.db);
   if (configured) return { ...configured, release: async () => undefined };
 
+  // Config already refuses production without a database; this keeps it true for any caller.
+  if (config.production) throw new Error('NODE_ENV=production never starts the embedded PostgreSQL: set DATABASE_URL (or DB_HOST)');
   const dataDir = path.resolve(config.dataDir);
   const embedded = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), logger });
   const urlFile = path.join(dataDir, EMBEDDED_URL_FILE);
   try {
-    fs.writeFileSync(urlFile, `${embedded.url}\n`);
+    // It holds the password: its owner's eyes only.
+    fs.writeFileSync(urlFile, `${embedded.url}\n`, { mode: 0o600 });
+    fs.chmodSync(urlFile, 0o600);
   } catch (error) {
     await embedded.stop().catch(() => undefined);
     throw error;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,8 +12,30 @@ export interface EmbeddedDatabase {
 }
 
 const USER = 'postgres';
-const PASSWORD = 'orderloop';
+/** What every data directory initialised before passwords were per directory was given. */
+const LEGACY_PASSWORD = 'orderloop';
 export const EMBEDDED_DATABASE_NAME = 'orderloop';
+
+/** Where a data directory's superuser password is kept: next to it, readable by its owner only. */
+export function passwordFileOf(dataDir: string): string {
+  return `${path.resolve(dataDir)}.password`;
+}
+
+/**
+ * The superuser password of `dataDir`, made at random the first time and kept in its password
+ * file (mode 600), so no two machines share one. `legacy`: the directory was initialised with the
+ * old fixed password, which start-up replaces.
+ */
+function passwordOf(dataDir: string): { password: string; legacy: boolean } {
+  const file = passwordFileOf(dataDir);
+  if (fs.existsSync(file)) {
+    fs.chmodSync(file, 0o600);
+    return { password: fs.readFileSync(file, 'utf8').trim(), legacy: false };
+  }
+  const password = randomBytes(24).toString('base64url');
+  fs.writeFileSync(file, `${password}\n`, { mode: 0o600, flag: 'wx' });
+  return { password, legacy: fs.existsSync(path.join(dataDir, 'PG_VERSION')) };
+}
 
 export async function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -108,6 +131,7 @@ export async function startEmbeddedPostgres(options: {
     }
   }
 
+  const { password, legacy } = passwordOf(dataDir);
   const EmbeddedPostgres = await importWithoutSignalHooks();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const port = options.port ?? (await findFreePort());
@@ -115,7 +139,7 @@ export async function startEmbeddedPostgres(options: {
     databaseDir: dataDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C'],
@@ -156,8 +180,12 @@ export async function startEmbeddedPostgres(options: {
     }
   };
 
-  const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const adminUrl = `postgres://${USER}:${password}@127.0.0.1:${port}/postgres`;
   try {
+    if (legacy) {
+      await setPassword(`postgres://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres`, password);
+      logger.info({ passwordFile: passwordFileOf(dataDir) }, 'embedded PostgreSQL: replaced the old fixed superuser password with a random one');
+    }
     await createDatabaseIfMissing(adminUrl, database);
   } catch (error) {
     // Nobody else holds a handle on this server yet: stop it rather than orphan it.
@@ -166,7 +194,7 @@ export async function startEmbeddedPostgres(options: {
   }
 
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
+    url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     port,
     stop,
   };
@@ -183,6 +211,18 @@ function makeTraversable(dir: string): void {
       // best effort: a directory we cannot change shows up as a clear initdb error
     }
     current = path.dirname(current);
+  }
+}
+
+async function setPassword(adminUrl: string, password: string): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    // ALTER ROLE takes no parameters; base64url text needs no quoting beyond the literal's own.
+    await client.query(`ALTER ROLE ${USER} PASSWORD '${password.replace(/'/g, "''")}'`);
+  } finally {
+    await client.end();
   }
 }
 

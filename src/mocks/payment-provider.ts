@@ -141,7 +141,8 @@ export function buildPaymentProviderMock(initial: PaymentMockSettings): {
 export async function startPaymentProviderMock(
   settings: PaymentMockSettings,
   port: number,
+  host = '127.0.0.1',
 ): Promise<RunningServer> {
   const { app } = buildPaymentProviderMock(settings);
-  return listen(app, port);
+  return listen(app, port, host);
 }

@@ -239,14 +239,15 @@ export function buildWarehouseMock(initial: WarehouseMockSettings, options: Ware
   };
 }
 
-/** Listens on 127.0.0.1:`port` (0 picks a free one); close() also stops drift. */
+/** Listens on `host` (127.0.0.1 unless told) and `port` (0 picks a free one); close() also stops drift. */
 export async function startWarehouseMock(
   settings: WarehouseMockSettings,
   port: number,
   options: WarehouseMockOptions = {},
+  host = '127.0.0.1',
 ): Promise<RunningWarehouseMock> {
   const warehouse = buildWarehouseMock(settings, options);
-  const server = await listen(warehouse.app, port);
+  const server = await listen(warehouse.app, port, host);
   return {
     ...server,
     warehouse,

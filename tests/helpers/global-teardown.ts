@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { passwordFileOf } from '../../src/db/embedded';
 import { adminQuery } from './pg';
 
 export default async function globalTeardown(): Promise<void> {
@@ -9,6 +10,7 @@ export default async function globalTeardown(): Promise<void> {
     await embedded.stop();
     // Each run initialises a fresh cluster (~60 MB): leaving it would fill the temp directory.
     fs.rmSync(embedded.dataDir, { recursive: true, force: true });
+    fs.rmSync(passwordFileOf(embedded.dataDir), { force: true });
     return;
   }
   if (adminUrl && template) {

@@ -1,8 +1,11 @@
 'use strict';
 
 /**
- * Demo API clients for local use (README lists their secrets). Only scrypt hashes are stored,
- * in the same format as src/modules/auth/secrets.ts. Idempotent: seeding twice changes nothing.
+ * Demo API clients for local use (README publishes their secrets, so anyone who reads it could
+ * sign in as demo-admin). Kept apart from the demo catalog: `db:seed:all` does not run this
+ * folder; `npm run db:seed:demo-clients` (or `npm run db:seed`, the local set-up) does, and
+ * it refuses under NODE_ENV=production. Only scrypt hashes are stored, in the format of
+ * src/modules/auth/secrets.ts. Idempotent: seeding twice changes nothing.
  */
 const DEMO_CLIENTS = [
   { client_id: 'demo-admin', role: 'admin', customer_id: null, name: 'Demo admin',
@@ -15,6 +18,12 @@ const DEMO_CLIENTS = [
 
 module.exports = {
   async up(queryInterface) {
+    if (process.env.NODE_ENV === 'production') {
+      throw new Error(
+        'Refusing to create the demo API clients with NODE_ENV=production: their secrets are published in README. ' +
+          'Create real clients with `npm run clients:create`.',
+      );
+    }
     await queryInterface.sequelize.query(
       `INSERT INTO "Api_Clients" (client_id, secret_hash, role, customer_id, name)
        SELECT x.client_id, x.secret_hash, x.role, x.customer_id, x.name
