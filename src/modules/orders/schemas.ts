@@ -26,17 +26,41 @@ const item = Joi.object<CreateOrderItemInput>({
   'object.missing': 'an item needs a sku or a productId',
 });
 
+const MAX_ORDER_ITEMS = 50;
+
+/**
+ * Each product once, by sku and by productId, in one pass over a Map: Joi's unique(comparator)
+ * compares every item with every other. It sees the raw items, invalid ones (null, strings)
+ * included, and runs only once validate() has found the array within MAX_ORDER_ITEMS.
+ */
+const eachProductOnce: Joi.CustomValidator<unknown[]> = (items, helpers) => {
+  const seen = new Map<string, number>();
+  for (let pos = 0; pos < items.length; pos++) {
+    const { sku, productId } = (typeof items[pos] === 'object' && items[pos] !== null ? items[pos] : {}) as Record<string, unknown>;
+    const names = [typeof sku === 'string' ? `sku:${sku}` : undefined, typeof productId === 'number' ? `id:${productId}` : undefined];
+    for (const name of names) {
+      if (name === undefined) continue;
+      const dupePos = seen.get(name);
+      if (dupePos !== undefined) {
+        const path = [...(helpers.state.path ?? []), pos];
+        return helpers.error('array.unique', { pos, dupePos, value: items[pos] }, helpers.state.localize?.(path, [items, ...(helpers.state.ancestors ?? [])]));
+      }
+      seen.set(name, pos);
+    }
+  }
+  return items;
+};
+
 export const createOrderSchema = Joi.object<CreateOrderInput>({
   customerId: customerId.required(),
   items: Joi.array()
     .items(item)
     .min(1)
-    .max(50)
-    // Joi compares the raw items, invalid ones (null, strings) included, before it reports them.
-    .unique((a?: CreateOrderItemInput, b?: CreateOrderItemInput) => (a?.sku !== undefined && a.sku === b?.sku) || (a?.productId !== undefined && a.productId === b?.productId))
+    .max(MAX_ORDER_ITEMS)
+    .custom(eachProductOnce, 'each product once')
     .required()
     .messages({ 'array.unique': 'the same product appears twice; send it once with the total quantity' }),
-  currency: Joi.string().pattern(/^[A-Z]{3}$/).messages({ 'string.pattern.base': 'currency must be a 3-letter ISO 4217 code such as EUR' }),
+  currency: Joi.string().max(3).pattern(/^[A-Z]{3}$/).messages({ 'string.pattern.base': 'currency must be a 3-letter ISO 4217 code such as EUR' }),
 })
   .required()
   .unknown(false);
