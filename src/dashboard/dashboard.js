@@ -21,6 +21,9 @@
     timers: [],
     stopped: true,
     warehouseSkus: '',
+    // Demo controls exist only where the mocks run in the service's own process; until the GET
+    // that probes them answers, they are assumed absent (so nothing is asked of a missing route).
+    mocks: { payments: false, warehouse: false },
   };
 
   // ---------------------------------------------------------------- helpers
@@ -196,7 +199,7 @@
     every(2000, refreshOverview);
     every(5000, refreshStock);
     every(2000, refreshTimeline);
-    loadPaymentConfig();
+    probeDemoControls();
   }
 
   function stop() {
@@ -517,14 +520,41 @@
   $('pay-failure').addEventListener('input', syncSliderOutputs);
   $('pay-decline').addEventListener('input', syncSliderOutputs);
 
-  function loadPaymentConfig() {
+  /** Shows each demo control whose route answers; a 404 means that mock does not run in the service's process. */
+  function probeDemoControls() {
+    showDemoControls();
     api('/admin/mocks/payments/config').then(function (body) {
-      $('payments-url').textContent = body.url || '';
-      paymentInputs(body.config);
-      showNote('payments-message', '');
+      state.mocks.payments = true;
+      showDemoControls();
+      showPaymentConfig(body);
     }, function (error) {
+      if (error.status === 404) return;
+      state.mocks.payments = true;
+      showDemoControls();
       showNote('payments-message', error.message, true);
     });
+    api('/admin/mocks/warehouse').then(function () {
+      state.mocks.warehouse = true;
+      showDemoControls();
+      loadWarehouseLevel();
+    }, function (error) {
+      if (error.status === 404) return;
+      state.mocks.warehouse = true;
+      showDemoControls();
+      showNote('warehouse-message', error.message, true);
+    });
+  }
+
+  function showDemoControls() {
+    $('payments-form').hidden = !state.mocks.payments;
+    $('warehouse-form').hidden = !state.mocks.warehouse;
+    $('demo-controls').hidden = !state.mocks.payments && !state.mocks.warehouse;
+  }
+
+  function showPaymentConfig(body) {
+    $('payments-url').textContent = body.url || '';
+    paymentInputs(body.config);
+    showNote('payments-message', '');
   }
 
   $('payments-form').addEventListener('submit', function (event) {
@@ -551,7 +581,7 @@
 
   function loadWarehouseLevel() {
     var sku = $('wh-sku').value;
-    if (!sku) return;
+    if (!sku || !state.mocks.warehouse) return;
     var edits = warehouseEdits;
     api('/admin/mocks/warehouse/stock/' + encodeURIComponent(sku)).then(function (level) {
       if ($('wh-sku').value === sku && edits === warehouseEdits && document.activeElement !== $('wh-qty')) {

@@ -6,6 +6,7 @@ import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/w
 import { reserveStock, SyncRunner } from '../../src/modules/inventory';
 import { Order } from '../../src/modules/orders';
 import { adminRouter } from '../../src/modules/admin';
+import { buildApp } from '../../src/app';
 import { QUEUES } from '../../src/queue/queues';
 import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -204,13 +205,101 @@ describe('dashboard page and admin API', () => {
     });
 
     it('when the process has no warehouse, or the provider does not answer, then 404 and 503 with a message, not a 500', async () => {
-      const app = express().use(express.json()).use(adminRouter({ ...t.ctx, warehouseUrl: undefined, paymentProviderUrl: 'http://127.0.0.1:1' })).use(errorMiddleware);
+      // The mocks are said to run here (so their routes are mounted) but have no URL, or a dead one.
+      const ctx = { ...t.ctx, warehouseUrl: undefined, paymentProviderUrl: 'http://127.0.0.1:1', mocksInProcess: { payments: true, warehouse: true } };
+      const app = express().use(express.json()).use(adminRouter(ctx)).use(errorMiddleware);
       const none = await request(app).put('/admin/mocks/warehouse/stock/ABC').send({ quantity: 1 });
       expect(none.status).toBe(404);
       expect(none.body.error.message).toContain('WAREHOUSE_URL');
       const down = await request(app).get('/admin/mocks/payments/config');
       expect(down.status).toBe(503);
       expect(down.body.error.message).toContain('payment provider did not answer');
+    });
+
+    it('when the warehouse mock runs here, then GET /admin/mocks/warehouse says so without asking the warehouse', async () => {
+      const res = await t.http.get('/admin/mocks/warehouse');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ url: warehouse.url });
+    });
+  });
+
+  describe('demo controls outside a process that runs the mocks', () => {
+    const MOCK_PATHS = [
+      ['GET', '/admin/mocks/payments/config'],
+      ['PUT', '/admin/mocks/payments/config'],
+      ['GET', '/admin/mocks/warehouse'],
+      ['GET', '/admin/mocks/warehouse/stock/DEMO-SKU-1'],
+      ['PUT', '/admin/mocks/warehouse/stock/DEMO-SKU-1'],
+    ] as const;
+
+    async function appWith(mocksInProcess: { payments: boolean; warehouse: boolean }) {
+      const app = buildApp({ ...t.ctx, mocksInProcess });
+      const token = await t.tokenFor({ clientId: 'test-admin', role: 'admin', customerId: null });
+      return (method: 'GET' | 'PUT', path: string) => {
+        const req = method === 'GET' ? request(app).get(path) : request(app).put(path).send({ down: true, quantity: 7 });
+        return req.set('Authorization', `Bearer ${token}`);
+      };
+    }
+
+    afterEach(() => {
+      Object.assign(t.payments.settings, { failureRate: 0, declineRate: 0, latencyMs: 0, down: false });
+    });
+
+    it('when no mock runs in this process, then every /admin/mocks/* path answers 404 like an unknown path, and nothing reaches the mocks', async () => {
+      const call = await appWith({ payments: false, warehouse: false });
+      const unknown = await call('GET', '/admin/no-such-path');
+      expect(unknown.status).toBe(404);
+      for (const [method, path] of MOCK_PATHS) {
+        const res = await call(method, path);
+        expect({ method, path, status: res.status, code: res.body.error?.code, message: res.body.error?.message })
+          .toEqual({ method, path, status: 404, code: unknown.body.error.code, message: unknown.body.error.message.replace('/admin/no-such-path', path).replace('GET', method) });
+      }
+      expect(t.payments.settings.down).toBe(false);
+      expect(warehouse.warehouse.stock.get('DEMO-SKU-1')?.quantity).not.toBe(7);
+      expect((await call('GET', '/admin/overview')).status).toBe(200);
+    });
+
+    it('when only the payment mock runs in this process, then only its controls are mounted', async () => {
+      const call = await appWith({ payments: true, warehouse: false });
+      expect((await call('GET', '/admin/mocks/payments/config')).status).toBe(200);
+      expect((await call('GET', '/admin/mocks/warehouse')).status).toBe(404);
+      expect((await call('GET', '/admin/mocks/warehouse/stock/DEMO-SKU-1')).status).toBe(404);
+    });
+  });
+
+  describe('configured URLs with credentials', () => {
+    it('when the payment provider and warehouse URLs hold credentials, then no admin or health response contains them', async () => {
+      const paymentPort = new URL(t.paymentServer.url).port;
+      const warehousePort = new URL(warehouse.url).port;
+      const ctx = {
+        ...t.ctx,
+        paymentProviderUrl: `http://pay-user:pay-s3cret@127.0.0.1:${paymentPort}`,
+        warehouseUrl: `http://wh-user:wh-s3cret@127.0.0.1:${warehousePort}`,
+        mocksInProcess: { payments: true, warehouse: true },
+      };
+      const app = buildApp(ctx);
+      const token = await t.tokenFor({ clientId: 'test-admin', role: 'admin', customerId: null });
+      const get = (path: string) => request(app).get(path).set('Authorization', `Bearer ${token}`);
+
+      const config = await get('/admin/mocks/payments/config');
+      expect(config.status).toBe(200);
+      expect(config.body.url).toBe(`http://127.0.0.1:${paymentPort}`);
+      const wh = await get('/admin/mocks/warehouse');
+      expect(wh.body.url).toBe(`http://127.0.0.1:${warehousePort}`);
+      const put = await request(app).put('/admin/mocks/payments/config').set('Authorization', `Bearer ${token}`).send({ latencyMs: 0 });
+      expect(put.status).toBe(200);
+
+      // A provider that does not answer: its URL is in the 503's details, with neither userinfo nor query string.
+      const deadCtx = { ...ctx, paymentProviderUrl: 'http://dead-user:dead-s3cret@127.0.0.1:1/pay?api_key=key-s3cret' };
+      const dead = await request(buildApp(deadCtx)).get('/admin/mocks/payments/config').set('Authorization', `Bearer ${token}`);
+      expect(dead.status).toBe(503);
+      expect(dead.body.error.details).toEqual({ upstream: 'http://127.0.0.1:1/pay' });
+
+      const bodies = [config, wh, put, dead, await get('/admin/overview'), await get('/admin/stock'), await get('/health'), await get('/ready'), await get('/admin/mocks/warehouse/stock/DEMO-SKU-1')]
+        .map((res) => res.text);
+      for (const secret of ['pay-s3cret', 'pay-user', 'wh-s3cret', 'wh-user', 'dead-s3cret', 'key-s3cret']) {
+        expect(bodies.filter((text) => text.includes(secret))).toEqual([]);
+      }
     });
   });
 });

@@ -10,14 +10,15 @@ import { AdminService } from './service';
  * - GET /admin/overview: queue depths and failed / dead-letter jobs (pg-boss), orders per minute by
  *   outcome for the last hour, orders in flight, the last inventory syncs with their shortfalls;
  * - GET /admin/stock?limit=: products with available stock, low first;
- * - GET|PUT /admin/mocks/payments/config, GET|PUT /admin/mocks/warehouse/stock/:sku: demo controls,
- *   proxied to the payment provider and warehouse this service uses.
+ * - GET|PUT /admin/mocks/payments/config, GET /admin/mocks/warehouse, GET|PUT
+ *   /admin/mocks/warehouse/stock/:sku: demo controls, proxied to the mock payment provider and
+ *   mock warehouse. Each is mounted only when that mock runs in this process (ctx.mocksInProcess):
+ *   no deployment gets a door to reconfigure its real dependencies; elsewhere they are 404 like
+ *   any unknown path, which is how the dashboard knows to hide them.
  */
 export function adminRouter(ctx: AppContext): Router {
   const router = Router();
   const admin = new AdminService(ctx);
-  const payments = new MockProxy('payment provider', ctx.paymentProviderUrl, 'PAYMENT_PROVIDER_URL');
-  const warehouse = new MockProxy('warehouse', ctx.warehouseUrl, 'WAREHOUSE_URL');
 
   router.route('/admin/overview').get(async (_req, res) => {
     res.set('Cache-Control', 'no-store').json(await admin.overview());
@@ -28,6 +29,13 @@ export function adminRouter(ctx: AppContext): Router {
     res.set('Cache-Control', 'no-store').json(await admin.stock(limit));
   }).all(methodNotAllowed);
 
+  if (ctx.mocksInProcess.payments) mountPaymentMock(router, ctx, new MockProxy('payment provider', ctx.paymentProviderUrl, 'PAYMENT_PROVIDER_URL'));
+  if (ctx.mocksInProcess.warehouse) mountWarehouseMock(router, ctx, new MockProxy('warehouse', ctx.warehouseUrl, 'WAREHOUSE_URL'));
+
+  return router;
+}
+
+function mountPaymentMock(router: Router, ctx: AppContext, payments: MockProxy): void {
   router
     .route('/admin/mocks/payments/config')
     .get(async (_req, res) => {
@@ -40,6 +48,13 @@ export function adminRouter(ctx: AppContext): Router {
       res.json({ url: payments.url, config });
     })
     .all(methodNotAllowed);
+}
+
+function mountWarehouseMock(router: Router, ctx: AppContext, warehouse: MockProxy): void {
+  // Tells the dashboard the warehouse controls exist without asking the warehouse anything.
+  router.route('/admin/mocks/warehouse').get((_req, res) => {
+    res.json({ url: warehouse.url });
+  }).all(methodNotAllowed);
 
   router
     .route('/admin/mocks/warehouse/stock/:sku')
@@ -55,6 +70,4 @@ export function adminRouter(ctx: AppContext): Router {
       res.json(level);
     })
     .all(methodNotAllowed);
-
-  return router;
 }

@@ -1,6 +1,7 @@
 import type { AppContext } from '../../context';
 import { queueStatsOf, JOB_STATES } from '../../observability/queue-stats';
 import { QUEUES } from '../../queue/queues';
+import { redactUrlsIn } from '../../shared/redact-url';
 import { stockOverview } from '../catalog';
 import { recentSyncs } from '../inventory';
 import { orderStats } from '../orders';
@@ -76,7 +77,8 @@ export class AdminService {
       orderId: typeof (job.data as { orderId?: unknown } | null)?.orderId === 'string' ? (job.data as { orderId: string }).orderId : null,
       retryCount: job.retryCount,
       retryLimit: job.retryLimit,
-      error: job.error,
+      // A job's error is the library's or the provider's text: admins may read it, but never a URL's credentials.
+      error: job.error === null ? null : redactUrlsIn(job.error),
       createdAt: iso(job.createdOn)!,
       finishedAt: iso(job.completedOn),
     }));
@@ -86,8 +88,8 @@ export class AdminService {
     return orderStats();
   }
 
-  lastSyncs(limit: number) {
-    return recentSyncs(limit);
+  async lastSyncs(limit: number) {
+    return (await recentSyncs(limit)).map((sync) => ({ ...sync, error: sync.error === null ? null : redactUrlsIn(sync.error) }));
   }
 
   /** Products with what is available now, low (available at or under the threshold) first. */

@@ -4,7 +4,16 @@ import type { AppContext } from '../../context';
 import { QUEUES } from '../../queue/queues';
 import { grouped } from '../../shared/grouped';
 import { commitStockOf, fellToLowStock, reserveStockBatch, type OrderToReserve, type ReservedLine, type SettledLine, type Shortage } from '../inventory';
-import { PaymentDeclinedError, TransientPaymentError, recordPaymentAttempt, recordPaymentAttempts, type PaymentAttempt } from '../payments';
+import {
+  PaymentDeclinedError,
+  TransientPaymentError,
+  recordPaymentAttempt,
+  recordPaymentAttempts,
+  type PaymentAttempt,
+  type PaymentErrorDetail,
+  type PaymentFailureCode,
+} from '../payments';
+import { redactUrlsIn } from '../../shared/redact-url';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
 import { claimCharges, type ClaimRow } from './data/claim-charges';
@@ -12,7 +21,7 @@ import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
 import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason } from './lifecycle';
 import { Order } from './models';
-import { appendOrderLogs, transitionOrders, type OrderLogEntry, type OrderTransition } from './order-log';
+import { appendOrderLogs, paymentFailedEntry, transitionOrders, type OrderLogEntry, type OrderTransition } from './order-log';
 
 
 /**
@@ -237,28 +246,32 @@ export class OrderFlow {
       return 'done';
     } catch (error) {
       const durationMs = Date.now() - started;
+      // The technical detail goes to this log line and the admin-only column; clients get the code and its plain message.
       if (error instanceof PaymentDeclinedError) {
         await this.chargeDbSteps(() => this.recordFailedAttempt(
-          { orderId, attempt, amountCents, currency, durationMs, outcome: 'declined', chargeId: null, code: error.code, message: error.message },
+          { orderId, attempt, amountCents, currency, durationMs, outcome: 'declined', chargeId: null, code: error.code, detail: error.detail },
           meta,
           'PAYMENT_DECLINED',
         ));
-        log.info({ attempt, code: error.code }, 'payment declined, order failed');
+        log.info({ attempt, code: error.code, detail: error.detail }, 'payment declined, order failed');
         return 'done';
       }
-      const transient = error instanceof TransientPaymentError ? error : new TransientPaymentError('UNKNOWN', (error as Error).message);
+      const failure = error instanceof TransientPaymentError
+        ? error
+        : new TransientPaymentError('PAYMENT_ERROR', { call: 'charge', message: redactUrlsIn(String((error as Error)?.message ?? error)).slice(0, 500) });
       const last = attempt >= settings.maxAttempts;
       await this.chargeDbSteps(() => this.recordFailedAttempt(
-        { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: transient.code, message: transient.message },
+        { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: failure.code, detail: failure.detail },
         meta,
         last ? 'PAYMENT_RETRIES_EXHAUSTED' : null,
       ));
       if (last) {
-        log.warn({ attempt, code: transient.code }, 'payment failed on the last attempt, order failed');
+        log.warn({ attempt, code: failure.code, detail: failure.detail }, 'payment failed on the last attempt, order failed');
         return 'done';
       }
-      log.info({ attempt, code: transient.code }, 'payment attempt failed, will retry');
-      throw new RetryableStepError(transient.code, transient.message);
+      log.info({ attempt, code: failure.code, detail: failure.detail }, 'payment attempt failed, will retry');
+      // pg-boss keeps this message as the job's output (admins read it on the dashboard).
+      throw new RetryableStepError(failure.code, failure.message);
     }
   }
 
@@ -313,26 +326,19 @@ export class OrderFlow {
     }
   }
 
-  /** Records a failed attempt; with a final reason it also releases the stock and fails the order. */
+  /**
+   * Records a failed attempt; with a final reason it also releases the stock and fails the order.
+   * Its log row carries the reason code and plain message only: customers read "Order_Logs".
+   */
   private async recordFailedAttempt(
-    p: PaymentAttempt & { outcome: 'failed' | 'declined'; code: string; message: string },
+    p: PaymentAttempt & { outcome: 'failed' | 'declined'; code: PaymentFailureCode; detail: PaymentErrorDetail },
     meta: JobMeta,
     finalReason: FailureReason | null,
   ): Promise<void> {
     const { maxAttempts } = this.ctx.config.payments;
     await this.db.transaction(async (transaction) => {
       await recordPaymentAttempt(this.db, p, transaction);
-      const event = p.outcome === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_FAILED';
-      const next = finalReason ? 'no retries left' : `will retry (attempt ${p.attempt + 1} of ${maxAttempts} next)`;
-      await appendOrderLogs(this.db, p.orderId, [{
-        event,
-        attempt: p.attempt,
-        message: p.outcome === 'declined'
-          ? `Payment declined on attempt ${p.attempt}: ${p.code}`
-          : `Payment attempt ${p.attempt} of ${maxAttempts} failed: ${p.code} (${p.message}); ${next}`,
-        details: { errorCode: p.code, error: p.message, durationMs: p.durationMs },
-        jobId: meta.jobId,
-      }], transaction);
+      await appendOrderLogs(this.db, p.orderId, [paymentFailedEntry({ ...p, maxAttempts, final: finalReason !== null, jobId: meta.jobId })], transaction);
       if (finalReason) {
         // This attempt holds the lease itself.
         await this.failReserved(p.orderId, finalReason, meta, { transaction, ignoreLease: true });

@@ -2,6 +2,7 @@ import type { Sequelize, Transaction } from 'sequelize';
 import { appendLogs } from './data/append-logs';
 import { transitionMany } from './data/transition-many';
 import { recordOrderFinished } from '../../observability/metrics';
+import { isPaymentFailureCode, paymentFailureMessage, paymentReasonOf, type PaymentFailureCode } from '../payments';
 import { canTransition, isTerminal, type FailureReason, type OrderEvent, type OrderStatus, type TerminalStatus } from './lifecycle';
 
 /** One row of an order's story, as the flow writes it. */
@@ -14,6 +15,52 @@ export interface OrderLogEntry {
   details?: Record<string, unknown> | null;
   jobId?: string | null;
   requestId?: string | null;
+}
+
+/** A failed charge attempt as its log row tells it. */
+export interface FailedAttempt {
+  outcome: 'failed' | 'declined';
+  attempt: number;
+  code: PaymentFailureCode;
+  durationMs?: number | null;
+  /** With both, the message says whether another attempt follows. */
+  maxAttempts?: number;
+  final?: boolean;
+  jobId?: string | null;
+}
+
+/**
+ * PAYMENT_FAILED or PAYMENT_DECLINED for one attempt. Customers read "Order_Logs", so the row holds
+ * the reason code and its plain message, never the provider's or the HTTP library's text (that
+ * goes to the attempt's log line and the admin-only "Payments".error_detail).
+ */
+export function paymentFailedEntry(a: FailedAttempt): OrderLogEntry {
+  const plain = paymentFailureMessage(a.code).replace(/\.$/, '');
+  const details = { errorCode: a.code, ...(a.durationMs === undefined || a.durationMs === null ? {} : { durationMs: a.durationMs }) };
+  if (a.outcome === 'declined') {
+    return { event: 'PAYMENT_DECLINED', attempt: a.attempt, message: `Payment declined on attempt ${a.attempt}: ${a.code} (${plain})`, details, jobId: a.jobId };
+  }
+  const of = a.maxAttempts ? ` of ${a.maxAttempts}` : '';
+  const next = a.final === undefined || !a.maxAttempts ? '' : a.final ? '; no retries left' : `; will retry (attempt ${a.attempt + 1} of ${a.maxAttempts} next)`;
+  return { event: 'PAYMENT_FAILED', attempt: a.attempt, message: `Payment attempt ${a.attempt}${of} failed: ${a.code} (${plain})${next}`, details, jobId: a.jobId };
+}
+
+/**
+ * The message and details a customer may read of a payment failure's log row. Rows written before
+ * reason codes held the library's message (hosts, addresses, ports) in both: those are told again
+ * from their stored code. Other rows come back as they are.
+ */
+export function customerSafeLogText(
+  row: { event: string; attempt: number | null; message: string; details: Record<string, unknown> | null },
+): { message: string; details: Record<string, unknown> | null } {
+  if (row.event !== 'PAYMENT_FAILED' && row.event !== 'PAYMENT_DECLINED') return { message: row.message, details: row.details };
+  const stored = row.details?.errorCode;
+  if (isPaymentFailureCode(stored) && !('error' in (row.details ?? {}))) return { message: row.message, details: row.details };
+  const outcome = row.event === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
+  const code = paymentReasonOf(outcome, typeof stored === 'string' ? stored : null) ?? 'PAYMENT_ERROR';
+  const durationMs = typeof row.details?.durationMs === 'number' ? row.details.durationMs : null;
+  const { message, details } = paymentFailedEntry({ outcome, attempt: row.attempt ?? 0, code, durationMs });
+  return { message, details: details ?? null };
 }
 
 /** The entries as rows of the jsonb parameter the log-writing statements take (data/log-rows.ts). */

@@ -1,7 +1,12 @@
-import { paymentView } from '../payments';
+import { paymentView, type PaymentAudience } from '../payments';
 import type { Order, OrderItem, OrderLog } from './models';
+import { customerSafeLogText } from './order-log';
 
-/** The orders API's JSON shapes, built from the models. */
+/**
+ * The orders API's JSON shapes, built from the models. A view for a customer client (the default)
+ * never shows a payment failure's technical detail; one for an admin client does.
+ */
+export type ViewAudience = PaymentAudience;
 
 export interface OrderItemView {
   sku: string;
@@ -29,20 +34,27 @@ export function toItemView(item: Pick<OrderItem, 'sku' | 'name' | 'quantity' | '
   return { sku: item.sku, name: item.name, quantity: item.quantity, unitPriceCents: item.unitPriceCents };
 }
 
+/** An "Order_Logs" row as a customer client sees it (also what `.map(toLogView)` gives). */
 export function toLogView(row: OrderLog) {
+  return logViewFor('customer')(row);
+}
+
+/** An "Order_Logs" row as the audience sees it: an admin client also sees the text of rows from before reason codes. */
+export const logViewFor = (audience: ViewAudience) => (row: OrderLog) => {
+  const { message, details } = audience === 'admin' ? row : customerSafeLogText(row);
   return {
     id: Number(row.id),
     event: row.event,
     fromStatus: row.fromStatus,
     toStatus: row.toStatus,
     attempt: row.attempt,
-    message: row.message,
-    details: row.details,
+    message,
+    details,
     jobId: row.jobId,
     requestId: row.requestId,
     createdAt: iso(row.createdAt),
   };
-}
+};
 
 /** An order with its items (loaded as `items`). */
 export function toOrderView(order: Order): OrderView {
@@ -61,11 +73,11 @@ export function toOrderView(order: Order): OrderView {
 }
 
 /** GET /orders/:id: the order with its payments and its timeline (loaded as `payments` and `logs`). */
-export function toOrderDetailView(order: Order) {
+export function toOrderDetailView(order: Order, audience: ViewAudience = 'customer') {
   return {
     ...toOrderView(order),
-    payments: (order.payments ?? []).map(paymentView),
-    timeline: (order.logs ?? []).map(toLogView),
+    payments: (order.payments ?? []).map((p) => paymentView(p, audience)),
+    timeline: (order.logs ?? []).map(logViewFor(audience)),
   };
 }
 

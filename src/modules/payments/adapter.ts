@@ -1,4 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
+import { redactUrlsIn } from '../../shared/redact-url';
+import { paymentFailureMessage, reasonOfClientCode, reasonOfStatus, type PaymentErrorDetail, type PaymentFailureCode } from './failures';
 
 export interface ChargeRequest {
   orderId: string;
@@ -12,20 +14,47 @@ export interface ChargeResult {
   chargeId: string;
 }
 
-/** Worth retrying: timeout, network error, 5xx, 429. The charge may or may not have happened. */
-export class TransientPaymentError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = 'TransientPaymentError';
+/**
+ * A failed call to the provider: `code` is the stable reason clients see (with its plain message),
+ * `detail` the technical account for operators. The Error's own message is that technical account.
+ */
+export abstract class PaymentError extends Error {
+  constructor(readonly code: PaymentFailureCode, readonly detail: PaymentErrorDetail) {
+    super(`${detail.call}: ${detail.message}`);
+  }
+
+  /** What a customer may read. */
+  get plainMessage(): string {
+    return paymentFailureMessage(this.code);
   }
 }
 
+/** Worth retrying: timeout, network error, 5xx, 429. The charge may or may not have happened. */
+export class TransientPaymentError extends PaymentError {
+  override readonly name = 'TransientPaymentError';
+}
+
 /** Final: the provider refused the charge (402). */
-export class PaymentDeclinedError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = 'PaymentDeclinedError';
-  }
+export class PaymentDeclinedError extends PaymentError {
+  override readonly name = 'PaymentDeclinedError';
+}
+
+const DETAIL_MAX = 500;
+
+/** The technical account of a call that got no answer (axios' error), with URLs redacted and the length bounded. */
+function noAnswer(call: PaymentErrorDetail['call'], error: unknown): TransientPaymentError {
+  const e = error as { code?: unknown; message?: unknown };
+  const clientCode = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' && e.message ? e.message : (clientCode ?? 'no answer');
+  return new TransientPaymentError(reasonOfClientCode(clientCode), { call, clientCode, message: redactUrlsIn(message).slice(0, DETAIL_MAX) });
+}
+
+/** The technical account of an answer that is not what the contract promises. */
+function badAnswer(call: PaymentErrorDetail['call'], status: number, body: unknown, fallback: string): PaymentErrorDetail {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | null | undefined)?.error;
+  const providerCode = typeof error?.code === 'string' ? error.code.slice(0, 64) : undefined;
+  const message = typeof error?.message === 'string' && error.message ? error.message : fallback;
+  return { call, status, providerCode, message: redactUrlsIn(message).slice(0, DETAIL_MAX) };
 }
 
 /** What the provider holds under an idempotency key. */
@@ -68,7 +97,9 @@ export class HttpPaymentAdapter implements PaymentAdapter {
         throw error;
       }
       if (found?.status === 'succeeded') return { chargeId: found.chargeId };
-      if (found?.status === 'declined') throw new PaymentDeclinedError('card_declined', 'The card was declined');
+      if (found?.status === 'declined') {
+        throw new PaymentDeclinedError('CARD_DECLINED', { call: 'charge lookup', status: 200, message: 'the provider holds a declined charge under this idempotency key' });
+      }
       throw error;
     }
   }
@@ -78,12 +109,11 @@ export class HttpPaymentAdapter implements PaymentAdapter {
     try {
       response = await this.http.get('/charges', { params: { orderId: request.orderId } });
     } catch (error) {
-      const e = error as { code?: string; message?: string };
-      throw new TransientPaymentError(e.code ?? 'NETWORK_ERROR', `payment provider unreachable for a charge lookup: ${e.message ?? e.code}`);
+      throw noAnswer('charge lookup', error);
     }
     const items = (response.data as { items?: Array<{ id?: unknown; status?: unknown; idempotencyKey?: unknown }> } | undefined)?.items;
     if (response.status !== 200 || !Array.isArray(items)) {
-      throw new TransientPaymentError(`HTTP_${response.status}`, `payment provider answered ${response.status} to a charge lookup`);
+      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer('charge lookup', response.status, response.data, `answered ${response.status} to a charge lookup`));
     }
     const charge = items.find((c) => c.idempotencyKey === request.idempotencyKey && typeof c.id === 'string');
     if (!charge) return null;
@@ -99,22 +129,20 @@ export class HttpPaymentAdapter implements PaymentAdapter {
         { headers: { 'Idempotency-Key': request.idempotencyKey } },
       );
     } catch (error) {
-      const e = error as { code?: string; message?: string };
-      const code = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' ? 'TIMEOUT' : (e.code ?? 'NETWORK_ERROR');
-      throw new TransientPaymentError(code, `payment provider unreachable: ${e.message ?? code}`);
+      throw noAnswer('charge', error);
     }
-    const body = (response.data ?? {}) as { id?: string; status?: string; error?: { code?: string; message?: string } };
+    const body = (response.data ?? {}) as { id?: string; status?: string };
     if (response.status >= 200 && response.status < 300 && body.id && body.status === 'succeeded') {
       return { chargeId: body.id };
     }
     if (response.status === 402) {
-      throw new PaymentDeclinedError(body.error?.code ?? 'card_declined', body.error?.message ?? 'The card was declined');
+      throw new PaymentDeclinedError('CARD_DECLINED', badAnswer('charge', response.status, response.data, 'declined'));
     }
     if (response.status === 429 || response.status >= 500) {
-      throw new TransientPaymentError(`HTTP_${response.status}`, body.error?.message ?? `payment provider answered ${response.status}`);
+      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer('charge', response.status, response.data, `answered ${response.status}`));
     }
     // Anything else is a contract problem on our side; retrying would not help, but treating it as
     // transient keeps stock reserved until retries run out and then releases it cleanly.
-    throw new TransientPaymentError(`HTTP_${response.status}`, `unexpected payment provider answer ${response.status}`);
+    throw new TransientPaymentError('PROVIDER_ERROR', badAnswer('charge', response.status, response.data, `unexpected answer ${response.status}`));
   }
 }

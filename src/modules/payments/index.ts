@@ -4,4 +4,12 @@
  */
 export * from './adapter';
 export { Payment, PAYMENT_OUTCOMES, initPaymentModels, type PaymentOutcome } from './models';
-export { recordPaymentAttempt, recordPaymentAttempts, paymentView, PAYMENT_VIEW_ATTRIBUTES, type PaymentAttempt } from './attempts';
+export { recordPaymentAttempt, recordPaymentAttempts, paymentView, PAYMENT_VIEW_ATTRIBUTES, type PaymentAttempt, type PaymentAudience, type PaymentView } from './attempts';
+export {
+  PAYMENT_FAILURE_MESSAGES,
+  isPaymentFailureCode,
+  paymentFailureMessage,
+  paymentReasonOf,
+  type PaymentErrorDetail,
+  type PaymentFailureCode,
+} from './failures';
