@@ -1,44 +1,27 @@
-import 'dotenv/config';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadConfigOrExit } from '../config';
-import { createSequelize } from '../db/sequelize';
-import { registerModels } from '../db/models';
 import { createClient } from '../modules/auth';
-import { createLogger } from '../shared/logger';
-import { cliDatabaseUrl, NO_DATABASE_MESSAGE } from './database-url';
+import { parseArgsOrExit, runClientsCommand } from './clients-command';
 
 const USAGE = 'usage: npm run clients:create -- --role customer --customer cust_001 [--id my-shop] [--name "My shop"]\n       npm run clients:create -- --role admin [--id ops]';
 
 /** Creates an API client and prints its secret once; only a hash is stored. */
-async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: { role: { type: 'string' }, customer: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' } },
-      strict: true,
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const role = values.role;
-  if ((role !== 'customer' && role !== 'admin') || (role === 'customer' && !/^[A-Za-z0-9_-]{1,64}$/.test(values.customer ?? '')) || (role === 'admin' && values.customer)) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
-  const clientId = values.id ?? `${role === 'admin' ? 'admin' : values.customer}-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(clientId)) {
-    process.stderr.write(`--id must be 1-64 characters of letters, digits, ".", "_" or "-"\n`);
-    return 2;
-  }
-  const config = loadConfigOrExit();
-  const url = cliDatabaseUrl(config);
-  if (!url) {
-    process.stderr.write(`${NO_DATABASE_MESSAGE}\n`);
-    return 2;
-  }
-  const sequelize = registerModels(createSequelize(url, { poolMax: 1, logger: createLogger('silent') }));
+const { values } = parseArgsOrExit(
+  () => parseArgs({ options: { role: { type: 'string' }, customer: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' } }, strict: true }),
+  USAGE,
+);
+const role = values.role;
+if ((role !== 'customer' && role !== 'admin') || (role === 'customer' && !/^[A-Za-z0-9_-]{1,64}$/.test(values.customer ?? '')) || (role === 'admin' && values.customer)) {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(2);
+}
+const clientId = values.id ?? `${role === 'admin' ? 'admin' : values.customer}-${randomBytes(4).toString('hex')}`;
+if (!/^[A-Za-z0-9._-]{1,64}$/.test(clientId)) {
+  process.stderr.write(`--id must be 1-64 characters of letters, digits, ".", "_" or "-"\n`);
+  process.exit(2);
+}
+
+runClientsCommand('create the client', async () => {
   try {
     const { secret } = await createClient({ clientId, role, customerId: values.customer ?? null, name: values.name });
     process.stdout.write(
@@ -53,15 +36,5 @@ async function main(): Promise<number> {
       return 1;
     }
     throw error;
-  } finally {
-    await sequelize.close();
   }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`could not create the client: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
+});

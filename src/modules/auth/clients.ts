@@ -24,3 +24,24 @@ export async function createClient(
   });
   return { clientId: input.clientId, secret };
 }
+
+/**
+ * Disables a client (its sign-ins and, within CLIENT_STATUS_REFRESH_S, its tokens are refused
+ * everywhere) or enables it again. Disabling keeps the time it was first disabled.
+ */
+export async function setClientDisabled(clientId: string, disabled: boolean): Promise<'changed' | 'unchanged' | 'not_found'> {
+  const client = await ApiClient.findOne({ attributes: ['id', 'disabledAt'], where: { clientId } });
+  if (!client) return 'not_found';
+  if ((client.disabledAt !== null) === disabled) return 'unchanged';
+  await client.update({ disabledAt: disabled ? new Date() : null });
+  return 'changed';
+}
+
+/** Every client with what an operator needs to tell them apart (never the secret's hash), oldest first. */
+export function listClients(): Promise<Array<Pick<ApiClient, 'clientId' | 'role' | 'customerId' | 'name' | 'createdAt' | 'disabledAt'>>> {
+  return ApiClient.findAll({
+    attributes: ['clientId', 'role', 'customerId', 'name', 'createdAt', 'disabledAt'],
+    order: [['createdAt', 'ASC'], ['id', 'ASC']],
+    raw: true,
+  });
+}

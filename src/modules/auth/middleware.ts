@@ -1,5 +1,4 @@
 import type { RequestHandler, Request } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import { AppError } from '../../shared/errors';
 import type { Principal, TokenService } from './tokens';
 
@@ -28,6 +27,10 @@ export function authenticate(tokens: TokenService): RequestHandler {
       next(new AppError('UNAUTHORIZED', 'The token is not valid', { reason: 'invalid' }));
       return;
     }
+    if (result === 'disabled') {
+      next(new AppError('UNAUTHORIZED', 'The client of this token has been disabled', { reason: 'client_disabled' }));
+      return;
+    }
     res.removeHeader('WWW-Authenticate');
     req.principal = result;
     next();
@@ -42,19 +45,3 @@ export function principalOf(req: Request): Principal {
 export const requireAdmin: RequestHandler = (req, _res, next) => {
   next(principalOf(req).role === 'admin' ? undefined : new AppError('FORBIDDEN', 'This needs an admin client'));
 };
-
-/** Per-client limit on order creation (in memory, per process). 0 per minute turns it off. */
-export function orderRateLimit(perMinute: number): RequestHandler {
-  if (perMinute <= 0) return (_req, _res, next) => next();
-  return rateLimit({
-    windowMs: 60_000,
-    limit: perMinute,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    keyGenerator: (req) => req.principal?.clientId ?? 'anonymous',
-    handler: (_req, res, next) => {
-      const retryAfter = res.getHeader('Retry-After') ?? '60';
-      next(new AppError('RATE_LIMITED', `Too many orders: at most ${perMinute} per minute per client`, { limitPerMinute: perMinute }, { 'Retry-After': String(retryAfter) }));
-    },
-  });
-}
