@@ -171,7 +171,8 @@ describe('JWT secret configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET must be set/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/JWT_SECRET must be at least 32 characters/);
-    expect(loadConfig({ ...TEST_ENV, NODE_ENV: 'production' }).auth.jwtSecret).toBe(TEST_ENV.JWT_SECRET);
+    // The other settings production requires (a database; ROLE=api runs no workers, so no provider URLs).
+    expect(loadConfig({ ...TEST_ENV, NODE_ENV: 'production', ROLE: 'api', DATABASE_URL: 'postgres://db.internal/orderloop' }).auth.jwtSecret).toBe(TEST_ENV.JWT_SECRET);
   });
 
   it('when running in development without JWT_SECRET, then one is generated once and kept under DATA_DIR', () => {
