@@ -4,7 +4,7 @@ import type { AppContext } from './context';
 import { errorMiddleware, notFoundMiddleware } from './http/error-middleware';
 import { requestId } from './http/request-id';
 import { healthRouter } from './modules/health';
-import { authRouter } from './modules/auth';
+import { authRouter, TOKEN_BODY_LIMIT } from './modules/auth';
 import { authenticate } from './modules/auth';
 import { adminOnlyRoutes } from './modules/auth';
 import { ordersRouter } from './modules/orders';
@@ -41,7 +41,10 @@ export function buildApp(ctx: AppContext): Express {
       serializers: { req: (req) => ({ method: req.method, url: req.url }), res: (res) => ({ statusCode: res.statusCode }) },
     }),
   );
-  app.use(express.json({ limit: ctx.config.bodyLimit, strict: false, reviver: refuseLoneSurrogates }));
+  const json = (limit: string) => express.json({ limit, strict: false, reviver: refuseLoneSurrogates });
+  // POST /auth/token reads at most a few kB (each call may cost a hash); the general parser then finds its body already read.
+  app.use('/auth/token', json(TOKEN_BODY_LIMIT));
+  app.use(json(ctx.config.bodyLimit));
 
   app.use(healthRouter(ctx));
   app.use(dashboardRouter());

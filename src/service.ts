@@ -82,7 +82,9 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       sequelize,
       queue,
       payments: new HttpPaymentAdapter(paymentUrl ?? 'http://127.0.0.1:1', config.payments.timeoutMs),
-      tokens: new TokenService(config.auth.jwtSecret ?? developmentJwtSecret(config.dataDir), config.auth.tokenTtlSeconds),
+      tokens: new TokenService(config.auth.jwtSecret ?? developmentJwtSecret(config.dataDir), config.auth.tokenTtlSeconds, {
+        clientStatusRefreshSeconds: config.auth.clientStatusRefreshSeconds,
+      }),
       warehouseUrl,
       paymentProviderUrl: paymentUrl,
       mocksInProcess: { payments: !config.payments.providerUrl && mocksHere, warehouse: !config.inventory.warehouseUrl && mocksHere },

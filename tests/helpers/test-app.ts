@@ -72,7 +72,7 @@ export async function startTestApp(
     sequelize,
     queue,
     payments: new HttpPaymentAdapter(options.paymentProviderUrl ?? paymentServer.url, config.payments.timeoutMs),
-    tokens: new TokenService(config.auth.jwtSecret!, config.auth.tokenTtlSeconds),
+    tokens: new TokenService(config.auth.jwtSecret!, config.auth.tokenTtlSeconds, { clientStatusRefreshSeconds: config.auth.clientStatusRefreshSeconds }),
     warehouseUrl: options.warehouseUrl,
     paymentProviderUrl: paymentServer.url,
     // The test's own mocks stand in for the ones ROLE=all starts in development.

@@ -191,6 +191,22 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
       expect((await t.http.get('/admin/mocks/payments/config')).body.config).toEqual(before);
     });
 
+    it('when a cancel or a manual sync carries a body with keys, then 400 names them and the order stays open and no sync is queued', async () => {
+      const created = await postOrder(JSON.stringify({ customerId: 'c1', items: [{ sku: otherSku, quantity: 1 }] }));
+      expect(created.status).toBe(202);
+      const orderId = created.body.order.id as string;
+      const cancel = await t.http.post(`/orders/${orderId}/cancel`).set('Content-Type', 'application/json').send(withKey('{}', '__proto__', '{"force":true}'));
+      expect(cancel.status).toBe(400);
+      expect(cancel.body.error.details).toEqual([{ path: '__proto__', message: 'unknown field "__proto__"' }]);
+      expect((await t.http.get(`/orders/${orderId}`)).body.order.status).not.toBe('cancelled');
+
+      const before = await writes(t);
+      const sync = await t.http.post('/inventory/sync').send({ replace: true });
+      expect(sync.status).toBe(400);
+      expect(sync.body.error.details).toEqual([{ path: 'replace', message: 'unknown field "replace"' }]);
+      expect(await writes(t)).toEqual(before);
+    });
+
     it('when a query string carries "__proto__", then 400 names it', async () => {
       const res = await t.http.get('/orders?__proto__=x');
       expect(res.status).toBe(400);

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context';
 import { methodNotAllowed, validate } from '../../shared/validate';
-import { listSyncsSchema, syncIdSchema } from './schemas';
+import { listSyncsSchema, requestSyncBodySchema, syncIdSchema } from './schemas';
 import { InventoryService } from './service';
 
 export function inventoryRouter(ctx: AppContext): Router {
@@ -10,6 +10,7 @@ export function inventoryRouter(ctx: AppContext): Router {
 
   // 202 either way: a new job, or the one already waiting (alreadyQueued: true).
   router.route('/inventory/sync').post(async (req, res) => {
+    validate(requestSyncBodySchema, req.body ?? {});
     const queued = await inventory.requestSync({ requestId: String(req.id) });
     res.status(202).location(queued.runs).json(queued);
   }).all(methodNotAllowed);

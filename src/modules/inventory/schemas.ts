@@ -51,3 +51,6 @@ export const syncIdSchema = Joi.string()
   .pattern(/^[1-9][0-9]{0,17}$/)
   .required()
   .messages({ 'string.pattern.base': 'the sync id must be a positive integer' });
+
+/** A manual sync takes no body: any key sent is refused, not ignored. */
+export const requestSyncBodySchema = Joi.object({}).unknown(false);

@@ -3,7 +3,7 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { validate, methodNotAllowed } from '../../shared/validate';
 import { orderRateLimit, principalOf } from '../auth';
-import { createOrderSchema, idempotencyHeaderSchema, listOrdersSchema, orderIdSchema } from './schemas';
+import { cancelOrderBodySchema, createOrderSchema, idempotencyHeaderSchema, listOrdersSchema, orderIdSchema } from './schemas';
 import { OrderService } from './service';
 
 /** A customer client sees only its own orders; someone else's order is simply not found. */
@@ -68,6 +68,7 @@ export function ordersRouter(ctx: AppContext): Router {
 
   router.route('/orders/:id/cancel').post(async (req, res) => {
     const id = validate(orderIdSchema.label('id'), req.params.id);
+    validate(cancelOrderBodySchema, req.body ?? {});
     logWithOrder(req, res, id);
     res.json({ order: await orders.cancel(id, { requestId: String(req.id), customerId: scopeOf(req) }) });
   }).all(methodNotAllowed);

@@ -88,3 +88,6 @@ export const listOrdersSchema = Joi.object<ListOrdersQuery>({
   limit: Joi.number().integer().min(1).max(100).default(20),
   cursor: Joi.string().max(200),
 }).unknown(false);
+
+/** Cancelling takes no body: any key sent is refused, not ignored. */
+export const cancelOrderBodySchema = Joi.object({}).unknown(false);
