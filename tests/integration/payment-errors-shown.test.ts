@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { Payment, PAYMENT_VIEW_ATTRIBUTES, paymentView } from '../../src/modules/payments';
 import { createLogger } from '../../src/shared/logger';
 import { invariantViolations } from '../helpers/invariants';
 import { freeTestPort } from '../helpers/ports';
@@ -52,10 +51,11 @@ async function customerOf(t: TestApp, customerId: string) {
   };
 }
 
-/** The payment views an admin client gets of the order's stored attempts. */
-async function adminPaymentViews(orderId: string) {
-  const rows = await Payment.findAll({ where: { orderId }, attributes: [...PAYMENT_VIEW_ATTRIBUTES], order: [['attempt', 'ASC']] });
-  return rows.map((p) => paymentView(p, 'admin'));
+/** The payments an admin client reads in GET /orders/:id (t.http acts as an admin client), by attempt. */
+async function adminPaymentViews(t: TestApp, orderId: string): Promise<Array<Record<string, unknown> & { attempt: number; outcome: string; errorDetail?: unknown }>> {
+  const res = await t.http.get(`/orders/${orderId}`);
+  expect(res.status).toBe(200);
+  return [...res.body.order.payments].sort((a, b) => a.attempt - b.attempt);
 }
 
 const portOf = (url: string) => Number(new URL(url).port);
@@ -108,7 +108,7 @@ describe('payment errors: a provider that answers', () => {
     const logRows = await t.query<{ message: string; details: unknown }>(`SELECT message, details FROM "Order_Logs" WHERE order_id = $1 AND event = 'PAYMENT_FAILED'`, [orderId]);
     expectNothingTechnical(JSON.stringify(logRows), port, ['Payment provider is down', 'provider_down']);
 
-    for (const view of await adminPaymentViews(orderId)) {
+    for (const view of await adminPaymentViews(t, orderId)) {
       expect(view.errorDetail).toEqual({ call: 'charge', status: 503, providerCode: 'provider_down', message: 'Payment provider is down' });
     }
     const lines = sink.lines.filter((l) => l.orderId === orderId && /^payment (attempt failed|failed on the last attempt)/.test(String(l.msg)));
@@ -130,7 +130,7 @@ describe('payment errors: a provider that answers', () => {
       message: 'Payment declined on attempt 1: CARD_DECLINED (The card was declined)',
       details: { errorCode: 'CARD_DECLINED', durationMs: expect.any(Number) },
     });
-    expect(await adminPaymentViews(orderId)).toEqual([expect.objectContaining({ errorDetail: expect.objectContaining({ status: 402, providerCode: 'card_declined' }) })]);
+    expect(await adminPaymentViews(t, orderId)).toEqual([expect.objectContaining({ errorDetail: expect.objectContaining({ status: 402, providerCode: 'card_declined' }) })]);
   });
 
   it('when rows written before reason codes hold the library\'s text, then the customer sees a code and a plain message derived from the stored code, and the admin view the old text', async () => {
@@ -167,7 +167,7 @@ describe('payment errors: a provider that answers', () => {
     expectNothingTechnical(res.text, 4001, ['Temporary failure']);
     expectNothingTechnical((await customer.logs(orderId)).text, 4001, ['Temporary failure']);
 
-    const admin = (await adminPaymentViews(orderId)).filter((p) => p.outcome === 'failed');
+    const admin = (await adminPaymentViews(t, orderId)).filter((p) => p.outcome === 'failed');
     expect(admin[0]).toMatchObject({ errorCode: 'PROVIDER_UNREACHABLE', errorDetail: { storedCode: 'ECONNREFUSED', message: technical } });
   });
 });
@@ -200,7 +200,7 @@ describe('payment errors: a provider that never answers', () => {
     expectNothingTechnical(done.text, port);
     expectNothingTechnical((await customer.logs(orderId)).text, port);
 
-    for (const view of await adminPaymentViews(orderId)) {
+    for (const view of await adminPaymentViews(t, orderId)) {
       expect(view.errorDetail).toMatchObject({ call: 'charge', clientCode: 'ECONNABORTED', message: expect.stringContaining('timeout of 500ms') });
     }
     const line = sink.lines.find((l) => l.orderId === orderId && l.msg === 'payment failed on the last attempt, order failed');
@@ -239,7 +239,7 @@ describe('payment errors: a provider whose port is closed, configured with crede
     expectNothingTechnical(done.text, port, ['pay-s3cret']);
     expectNothingTechnical((await customer.logs(orderId)).text, port, ['pay-s3cret']);
 
-    const admin = await adminPaymentViews(orderId);
+    const admin = await adminPaymentViews(t, orderId);
     for (const view of admin) expect(view.errorDetail).toMatchObject({ call: 'charge', clientCode: 'ECONNREFUSED' });
     const everything = JSON.stringify([
       admin,

@@ -138,8 +138,8 @@ describe('payments: a provider that never accepts the connection', () => {
     }, 20_000);
     expect(done.failureReason).toBe('PAYMENT_RETRIES_EXHAUSTED');
     expect(done.payments.map((p: { outcome: string; errorCode: string }) => [p.outcome, p.errorCode])).toEqual([
-      ['failed', 'TIMEOUT'],
-      ['failed', 'TIMEOUT'],
+      ['failed', 'PROVIDER_TIMEOUT'],
+      ['failed', 'PROVIDER_TIMEOUT'],
     ]);
     expect((await t.http.get(`/products/${product.sku}`)).body.product).toMatchObject({ stockOnHand: 5, stockReserved: 0 });
     expect(await invariantViolations(t)).toEqual([]);

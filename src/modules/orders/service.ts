@@ -12,9 +12,12 @@ import { intake, type IntakeLine, type IntakeOrder } from './data/intake';
 import { OPEN_STATUSES } from './lifecycle';
 import { Order } from './models';
 import type { CreateOrderInput, ListOrdersQuery } from './schemas';
-import { acceptedView, toLogView, toOrderDetailView, toOrderView, type OrderView } from './views';
+import { acceptedView, logViewFor, toOrderDetailView, toOrderView, type OrderView, type ViewAudience } from './views';
 
 export type { OrderView, OrderItemView } from './views';
+
+/** Only an admin client reads orders without a customer scope, and only it sees a payment failure's technical detail. */
+const audienceOf = (customerId: string | undefined): ViewAudience => (customerId === undefined ? 'admin' : 'customer');
 
 export interface CreateOrderResult {
   order: OrderView;
@@ -223,11 +226,11 @@ export class OrderService {
   }
 
   async get(orderId: string, customerId?: string) {
-    return toOrderDetailView(await this.visible(orderId, customerId, [ITEMS, PAYMENTS, LOGS]));
+    return toOrderDetailView(await this.visible(orderId, customerId, [ITEMS, PAYMENTS, LOGS]), audienceOf(customerId));
   }
 
   async logs(orderId: string, customerId?: string) {
-    return ((await this.visible(orderId, customerId, [LOGS])).logs ?? []).map(toLogView);
+    return ((await this.visible(orderId, customerId, [LOGS])).logs ?? []).map(logViewFor(audienceOf(customerId)));
   }
 
   /** Newest first; the cursor is the (created_at, id) of the last row of the previous page. */

@@ -34,11 +34,6 @@ export function toItemView(item: Pick<OrderItem, 'sku' | 'name' | 'quantity' | '
   return { sku: item.sku, name: item.name, quantity: item.quantity, unitPriceCents: item.unitPriceCents };
 }
 
-/** An "Order_Logs" row as a customer client sees it (also what `.map(toLogView)` gives). */
-export function toLogView(row: OrderLog) {
-  return logViewFor('customer')(row);
-}
-
 /** An "Order_Logs" row as the audience sees it: an admin client also sees the text of rows from before reason codes. */
 export const logViewFor = (audience: ViewAudience) => (row: OrderLog) => {
   const { message, details } = audience === 'admin' ? row : customerSafeLogText(row);
