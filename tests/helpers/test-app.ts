@@ -6,7 +6,8 @@ import { loadConfig, type AppConfig } from '../../src/config';
 import type { AppContext } from '../../src/context';
 import { createSequelize } from '../../src/db/sequelize';
 import { registerModels } from '../../src/db/models';
-import { Product } from '../../src/modules/catalog';
+import { Category, Product } from '../../src/modules/catalog';
+import { Order, OrderItem, OrderLog } from '../../src/modules/orders';
 import { buildPaymentProviderMock } from '../../src/mocks/payment-provider';
 import { HttpPaymentAdapter } from '../../src/modules/payments';
 import { TokenService, type Principal } from '../../src/modules/auth';
@@ -145,4 +146,17 @@ export async function waitForTerminal(t: TestApp, orderId: string, timeoutMs = 3
     const res = await t.http.get(`/orders/${orderId}`);
     return ['completed', 'failed', 'cancelled'].includes(res.body.order?.status) ? res.body.order : null;
   }, timeoutMs);
+}
+
+/** What a refused request must leave untouched: order rows, jobs, reserved stock and categories. */
+export async function rowCounts(t: TestApp) {
+  const jobs = (await t.ctx.queue.inspect.countsByQueueAndState()).reduce((sum, c) => sum + c.count, 0);
+  return {
+    orders: await Order.count(),
+    items: await OrderItem.count(),
+    logs: await OrderLog.count(),
+    jobs,
+    reserved: await Product.sum('stockReserved'),
+    categories: await Category.count(),
+  };
 }

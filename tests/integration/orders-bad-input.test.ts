@@ -1,18 +1,4 @@
-import { Product } from '../../src/modules/catalog';
-import { Order, OrderItem, OrderLog } from '../../src/modules/orders';
-import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
-
-/** What a refused request must leave untouched: order rows, jobs and reserved stock. */
-async function rowCounts(t: TestApp) {
-  const jobs = (await t.ctx.queue.inspect.countsByQueueAndState()).reduce((sum, c) => sum + c.count, 0);
-  return {
-    orders: await Order.count(),
-    items: await OrderItem.count(),
-    logs: await OrderLog.count(),
-    jobs,
-    reserved: await Product.sum('stockReserved'),
-  };
-}
+import { createProduct, rowCounts, startTestApp, type TestApp } from '../helpers/test-app';
 
 describe('POST /orders/create with bad input', () => {
   let t: TestApp;

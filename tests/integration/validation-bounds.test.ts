@@ -1,19 +1,4 @@
-import { Category, Product } from '../../src/modules/catalog';
-import { Order, OrderItem, OrderLog } from '../../src/modules/orders';
-import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
-
-/** What a refused request must leave untouched. */
-async function writes(t: TestApp) {
-  const jobs = (await t.ctx.queue.inspect.countsByQueueAndState()).reduce((sum, c) => sum + c.count, 0);
-  return {
-    orders: await Order.count(),
-    items: await OrderItem.count(),
-    logs: await OrderLog.count(),
-    jobs,
-    reserved: await Product.sum('stockReserved'),
-    categories: await Category.count(),
-  };
-}
+import { createProduct, rowCounts, startTestApp, type TestApp } from '../helpers/test-app';
 
 /** `json` (an object's JSON text) with one more key, written as raw text: `__proto__` cannot be set on an object literal. */
 function withKey(json: string, key: string, value = '{"x":1}'): string {
@@ -46,12 +31,12 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
       ['51 items of the same SKU', 51],
       ['about 80 kB of items, all the same SKU', 2_000],
     ])('when an order has %s, then 400 with the size error only and nothing is written', async (_name, count) => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const res = await postOrder(JSON.stringify({ customerId: 'c1', items: Array.from({ length: count }, () => ({ sku, quantity: 1 })) }));
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.any(String) });
       expect(res.body.error.details).toEqual([{ path: 'items', message: `items has too many entries: ${count}, at most 50` }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it('when an order has 51 items that are also invalid one by one, then only the size error: no item is looked at', async () => {
@@ -68,11 +53,11 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
     });
 
     it('when a product gets more categories than allowed, repeated, then 400 with the size error only and nothing changes', async () => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const res = await t.http.put(`/products/${sku}/categories`).send({ categories: Array.from({ length: 500 }, () => 'coffee') });
       expect(res.status).toBe(400);
       expect(res.body.error.details).toEqual([{ path: 'categories', message: 'categories has too many entries: 500, at most 20' }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
   });
 
@@ -81,12 +66,12 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
       ['the same SKU twice', () => [{ sku, quantity: 1 }, { sku: otherSku, quantity: 1 }, { sku, quantity: 2 }], 'items.2'],
       ['the same productId twice', () => [{ productId, quantity: 1 }, { productId, quantity: 1 }], 'items.1'],
     ])('when a valid-size order names %s, then 400 at the repeated item and nothing is written', async (_name, items, path) => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const res = await postOrder(JSON.stringify({ customerId: 'c1', items: items() }));
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.details).toEqual([{ path, message: 'the same product appears twice; send it once with the total quantity' }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it('when 50 different products are ordered, then the order is accepted', async () => {
@@ -109,7 +94,7 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
     });
 
     it('when a body has 200 unknown fields, then 400 lists 20 and counts the rest, and nothing is written', async () => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const body: Record<string, unknown> = { name: 'Bounded' };
       for (let i = 0; i < 200; i++) body[`field${i}`] = i;
       const res = await t.http.post('/categories').send(body);
@@ -117,7 +102,7 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
       expect(res.body.error.details).toHaveLength(21);
       expect(res.body.error.details[0]).toEqual({ path: 'field0', message: 'unknown field "field0"' });
       expect(res.body.error.details[20]).toMatchObject({ path: '(more)', omitted: 180 });
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it('when there are 20 problems or fewer, then they are all listed and nothing is counted', async () => {
@@ -133,21 +118,21 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
     const order = () => JSON.stringify({ customerId: 'c1', items: [{ sku, quantity: 1 }] });
 
     it.each(ODD_KEYS)('when an order carries the key %j at the top level, then 400 names it and nothing is written', async (key) => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const res = await postOrder(withKey(order(), key));
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.details).toEqual([{ path: quotedIfNeeded(key), message: `unknown field ${JSON.stringify(key)}` }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it.each(ODD_KEYS)('when an order item carries the key %j, then 400 names it at the item and nothing is written', async (key) => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const item = withKey(JSON.stringify({ sku, quantity: 1 }), key, '{"quantity":999}');
       const res = await postOrder(`{"customerId":"c1","items":[${JSON.stringify({ sku: otherSku, quantity: 1 })},${item}]}`);
       expect(res.status).toBe(400);
       expect(res.body.error.details).toEqual([{ path: `items.1.${quotedIfNeeded(key)}`, message: `unknown field ${JSON.stringify(key)}` }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it('when "__proto__" comes with other problems, then each is reported', async () => {
@@ -173,11 +158,11 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
     });
 
     it('when a category carries "__proto__", then 400 and no category is created', async () => {
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const res = await t.http.post('/categories').set('Content-Type', 'application/json').send(withKey(JSON.stringify({ name: 'Proto beans' }), '__proto__', '{"slug":"x"}'));
       expect(res.status).toBe(400);
       expect(res.body.error.details).toEqual([{ path: '__proto__', message: 'unknown field "__proto__"' }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it('when the payment mock\'s settings carry "__proto__", then 400 and the settings stay as they were', async () => {
@@ -200,11 +185,11 @@ describe('bounded validation: size first, linear uniqueness, capped details, eve
       expect(cancel.body.error.details).toEqual([{ path: '__proto__', message: 'unknown field "__proto__"' }]);
       expect((await t.http.get(`/orders/${orderId}`)).body.order.status).not.toBe('cancelled');
 
-      const before = await writes(t);
+      const before = await rowCounts(t);
       const sync = await t.http.post('/inventory/sync').send({ replace: true });
       expect(sync.status).toBe(400);
       expect(sync.body.error.details).toEqual([{ path: 'replace', message: 'unknown field "replace"' }]);
-      expect(await writes(t)).toEqual(before);
+      expect(await rowCounts(t)).toEqual(before);
     });
 
     it('when a query string carries "__proto__", then 400 names it', async () => {
