@@ -1,7 +1,8 @@
 import type { AppConfig } from './config';
 import { buildApp } from './app';
 import type { AppContext } from './context';
-import { chooseDatabase, redactUrl, type ChosenDatabase } from './db/database';
+import { chooseDatabase, type ChosenDatabase } from './db/database';
+import { redactUrl } from './shared/redact-url';
 import { ADVISORY_LOCKS, migrateUp, withAdvisoryLock } from './db/migrate';
 import { createSequelize } from './db/sequelize';
 import { registerModels } from './db/models';
@@ -53,11 +54,13 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
     const runsWorkers = config.role !== 'api';
     // Production refuses to start without real URLs (config), so a mock never stands in there.
     const mocksHere = config.role === 'all' && !config.production;
+    const mocksInProcess = { payments: false, warehouse: false };
     let paymentUrl = config.payments.providerUrl;
     if (!paymentUrl && mocksHere) {
       const mock = await startPaymentProviderMock({ ...config.payments.mock, hangMs: config.payments.timeoutMs + 1000 }, config.payments.mock.port);
       undo.push({ name: 'payment mock', run: () => mock.close() });
       paymentUrl = mock.url;
+      mocksInProcess.payments = true;
       logger.info({ url: mock.url }, `mock payment provider listening on ${mock.url} (PAYMENT_MOCK_PORT)`);
     }
     let warehouseUrl = config.inventory.warehouseUrl;
@@ -65,6 +68,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       const mock = await startWarehouseMock(config.inventory.mock, config.inventory.mock.port);
       undo.push({ name: 'warehouse mock', run: () => mock.close() });
       warehouseUrl = mock.url;
+      mocksInProcess.warehouse = true;
       logger.info({ url: mock.url }, `mock warehouse listening on ${mock.url} (WAREHOUSE_MOCK_PORT)`);
     }
     if (runsWorkers && !paymentUrl) throw new Error('PAYMENT_PROVIDER_URL must be set for ROLE=worker (or run ROLE=all to use the mock provider)');
@@ -87,7 +91,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       }),
       warehouseUrl,
       paymentProviderUrl: paymentUrl,
-      mocksInProcess: { payments: !config.payments.providerUrl && mocksHere, warehouse: !config.inventory.warehouseUrl && mocksHere },
+      mocksInProcess,
     };
 
     if (runsWorkers && config.role === 'all' && config.queue.thread) {

@@ -52,7 +52,3 @@ export async function chooseDatabase(config: AppConfig, logger: Logger): Promise
     },
   };
 }
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}

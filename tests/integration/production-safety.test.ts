@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Client } from 'pg';
 import { passwordFileOf } from '../../src/db/embedded';
 import { TokenService } from '../../src/modules/auth';
 import { buildPaymentProviderMock } from '../../src/mocks/payment-provider';
 import { startWarehouseMock } from '../../src/mocks/warehouse';
 import { listen, type RunningServer } from '../../src/shared/http-server';
 import { killAllChildren, makeTempDir, removeDir, ROOT, runToExit, spawnService } from '../helpers/child-service';
+import { adminQuery } from '../helpers/pg';
 import { freeTestPort } from '../helpers/ports';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db';
 import { startTestApp, type TestApp } from '../helpers/test-app';
@@ -40,24 +40,10 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
-async function execute(url: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
+/** The `count` column of the first row `sql` returns. */
 async function count(url: string, sql: string): Promise<number> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return Number((await client.query(sql)).rows[0].count);
-  } finally {
-    await client.end();
-  }
+  const [row] = (await adminQuery(url, sql)) as Array<{ count: unknown }>;
+  return Number(row.count);
 }
 
 describe('production refuses unsafe set-ups (NODE_ENV=production, each start-up a child process)', () => {
@@ -99,7 +85,7 @@ describe('production refuses unsafe set-ups (NODE_ENV=production, each start-up 
     expect(fs.existsSync(path.join(dataParent, 'data', 'postgres'))).toBe(false);
   });
 
-  it('when everything is set for ROLE=all, then it serves orders on every interface and starts no mock, no embedded database and no /admin/mocks routes', async () => {
+  it('when everything is set for ROLE=all, then it answers on every interface and starts no mock, no embedded database and no /admin/mocks routes', async () => {
     const paymentMockPort = await freeTestPort();
     const warehouseMockPort = await freeTestPort();
     const child = await spawnService(production({
@@ -227,7 +213,7 @@ describe('embedded PostgreSQL credentials', () => {
       passwords.push(password);
       if (i === 0) {
         // Made "before": the superuser gets the old fixed password back and the file goes.
-        await execute(url, "ALTER ROLE postgres PASSWORD 'orderloop'");
+        await adminQuery(url, "ALTER ROLE postgres PASSWORD 'orderloop'");
         first = { dataDir: child.dataDir, url };
         // Not child.stop(): that removes the data directory, which the restart below needs.
         child.process.kill('SIGTERM');

@@ -6,14 +6,13 @@ import { grouped } from '../../shared/grouped';
 import { commitStockOf, fellToLowStock, reserveStockBatch, type OrderToReserve, type ReservedLine, type SettledLine, type Shortage } from '../inventory';
 import {
   PaymentDeclinedError,
-  TransientPaymentError,
+  asPaymentError,
   recordPaymentAttempt,
   recordPaymentAttempts,
   type PaymentAttempt,
   type PaymentErrorDetail,
   type PaymentFailureCode,
 } from '../payments';
-import { redactUrlsIn } from '../../shared/redact-url';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
 import { claimCharges, type ClaimRow } from './data/claim-charges';
@@ -256,9 +255,7 @@ export class OrderFlow {
         log.info({ attempt, code: error.code, detail: error.detail }, 'payment declined, order failed');
         return 'done';
       }
-      const failure = error instanceof TransientPaymentError
-        ? error
-        : new TransientPaymentError('PAYMENT_ERROR', { call: 'charge', message: redactUrlsIn(String((error as Error)?.message ?? error)).slice(0, 500) });
+      const failure = asPaymentError(error);
       const last = attempt >= settings.maxAttempts;
       await this.chargeDbSteps(() => this.recordFailedAttempt(
         { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: failure.code, detail: failure.detail },

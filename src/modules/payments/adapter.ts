@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { redactUrlsIn } from '../../shared/redact-url';
-import { paymentFailureMessage, reasonOfClientCode, reasonOfStatus, type PaymentErrorDetail, type PaymentFailureCode } from './failures';
+import { reasonOfClientCode, reasonOfStatus, type PaymentErrorDetail, type PaymentFailureCode } from './failures';
 
 export interface ChargeRequest {
   orderId: string;
@@ -22,11 +22,6 @@ export abstract class PaymentError extends Error {
   constructor(readonly code: PaymentFailureCode, readonly detail: PaymentErrorDetail) {
     super(`${detail.call}: ${detail.message}`);
   }
-
-  /** What a customer may read. */
-  get plainMessage(): string {
-    return paymentFailureMessage(this.code);
-  }
 }
 
 /** Worth retrying: timeout, network error, 5xx, 429. The charge may or may not have happened. */
@@ -40,6 +35,14 @@ export class PaymentDeclinedError extends PaymentError {
 }
 
 const DETAIL_MAX = 500;
+
+/**
+ * A charge attempt's failure as a PaymentError: a PaymentError as it is; anything else (an error
+ * the adapter did not expect) a retryable PAYMENT_ERROR with its text, redacted, as the detail.
+ */
+export function asPaymentError(error: unknown): PaymentError {
+  return error instanceof PaymentError ? error : noAnswer('charge', error);
+}
 
 /** The technical account of a call that got no answer (axios' error), with URLs redacted and the length bounded. */
 function noAnswer(call: PaymentErrorDetail['call'], error: unknown): TransientPaymentError {
