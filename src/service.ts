@@ -8,7 +8,7 @@ import { createSequelize } from './db/sequelize';
 import { registerModels } from './db/models';
 import { startPaymentProviderMock } from './mocks/payment-provider';
 import { startWarehouseMock } from './mocks/warehouse';
-import { HttpPaymentAdapter } from './modules/payments';
+import { createPaymentAdapter } from './modules/payments';
 import { TokenService } from './modules/auth';
 import { developmentJwtSecret } from './modules/auth';
 import { JobQueue } from './queue/job-queue';
@@ -85,7 +85,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       logger,
       sequelize,
       queue,
-      payments: new HttpPaymentAdapter(paymentUrl ?? 'http://127.0.0.1:1', config.payments.timeoutMs),
+      payments: createPaymentAdapter(config, paymentUrl ?? 'http://127.0.0.1:1', logger),
       tokens: new TokenService(config.auth.jwtSecret ?? developmentJwtSecret(config.dataDir), config.auth.tokenTtlSeconds, {
         clientStatusRefreshSeconds: config.auth.clientStatusRefreshSeconds,
       }),

@@ -97,6 +97,23 @@ export interface AppConfig {
     concurrency: number;
     retryDelaySeconds: number;
     retryBackoff: boolean;
+    /** The circuit breaker around the provider (opossum): see src/modules/payments/circuit.ts. */
+    circuit: {
+      enabled: boolean;
+      /** Opens when more than this share of the window's calls failed... */
+      errorThresholdPercent: number;
+      /** ...and the window holds at least this many calls. */
+      volumeThreshold: number;
+      windowSeconds: number;
+      /** How long it stays open before one probe call may go through. */
+      resetSeconds: number;
+    };
+    refunds: {
+      /** Refund calls per refund before it is marked failed (deferrals while the circuit is open do not count). */
+      maxAttempts: number;
+      /** The first retry's delay; each later one doubles (about a day in all with the defaults). */
+      retryDelaySeconds: number;
+    };
     mock: {
       port: number;
       failureRate: number;
@@ -204,6 +221,13 @@ const schema = Joi.object({
   PAYMENT_CONCURRENCY: Joi.number().integer().min(1).max(5000).default(500).messages({ '*': 'must be an integer from 1 to 5000' }),
   PAYMENT_RETRY_DELAY_S: nonNegativeInt.default(2),
   PAYMENT_RETRY_BACKOFF: bool.default(true),
+  PAYMENT_CIRCUIT_ENABLED: bool.default(true),
+  PAYMENT_CIRCUIT_ERROR_PERCENT: Joi.number().integer().min(1).max(99).default(50).messages({ '*': 'must be an integer from 1 to 99 (percent)' }),
+  PAYMENT_CIRCUIT_VOLUME: positiveInt.default(5),
+  PAYMENT_CIRCUIT_WINDOW_S: Joi.number().integer().min(1).max(3600).default(30).messages({ '*': 'must be an integer from 1 to 3600 (seconds)' }),
+  PAYMENT_CIRCUIT_RESET_S: Joi.number().integer().min(1).max(3600).default(10).messages({ '*': 'must be an integer from 1 to 3600 (seconds)' }),
+  REFUND_MAX_ATTEMPTS: Joi.number().integer().min(1).max(16).default(14).messages({ '*': 'must be an integer from 1 to 16' }),
+  REFUND_RETRY_DELAY_S: positiveInt.default(5),
   PAYMENT_MOCK_PORT: port.default(4001),
   PAYMENT_FAILURE_RATE: rate.default(0.3),
   PAYMENT_DECLINE_RATE: rate.default(0.05),
@@ -325,6 +349,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       concurrency: v.PAYMENT_CONCURRENCY,
       retryDelaySeconds: v.PAYMENT_RETRY_DELAY_S,
       retryBackoff: v.PAYMENT_RETRY_BACKOFF,
+      circuit: {
+        enabled: v.PAYMENT_CIRCUIT_ENABLED,
+        errorThresholdPercent: v.PAYMENT_CIRCUIT_ERROR_PERCENT,
+        volumeThreshold: v.PAYMENT_CIRCUIT_VOLUME,
+        windowSeconds: v.PAYMENT_CIRCUIT_WINDOW_S,
+        resetSeconds: v.PAYMENT_CIRCUIT_RESET_S,
+      },
+      refunds: {
+        maxAttempts: v.REFUND_MAX_ATTEMPTS,
+        retryDelaySeconds: v.REFUND_RETRY_DELAY_S,
+      },
       mock: {
         port: v.PAYMENT_MOCK_PORT,
         failureRate: v.PAYMENT_FAILURE_RATE,

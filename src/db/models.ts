@@ -3,7 +3,7 @@ import { initAuthModels } from '../modules/auth';
 import { initCatalogModels, Product } from '../modules/catalog';
 import { initInventoryModels, StockReservation } from '../modules/inventory';
 import { initOrderModels, Order, OrderItem } from '../modules/orders';
-import { initPaymentModels, Payment } from '../modules/payments';
+import { initPaymentModels, Payment, Refund } from '../modules/payments';
 
 /**
  * Binds every module's models to `sequelize` (then listed in `sequelize.models`) and links the
@@ -21,6 +21,8 @@ export function registerModels(sequelize: Sequelize): Sequelize {
 
   Order.hasMany(Payment, { as: 'payments', foreignKey: 'orderId' });
   Payment.belongsTo(Order, { as: 'order', foreignKey: 'orderId' });
+  Order.hasMany(Refund, { as: 'refunds', foreignKey: 'orderId' });
+  Refund.belongsTo(Order, { as: 'order', foreignKey: 'orderId' });
   Order.hasMany(StockReservation, { as: 'reservations', foreignKey: 'orderId' });
   StockReservation.belongsTo(Order, { as: 'order', foreignKey: 'orderId' });
   OrderItem.belongsTo(Product, { as: 'product', foreignKey: 'productId' });

@@ -1,5 +1,5 @@
 import { isMainThread } from 'node:worker_threads';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The service's Prometheus metrics. Labels stay low-cardinality: statuses, reasons, outcomes,
@@ -35,6 +35,30 @@ export const metrics = Object.freeze({
     name: 'orderloop_payment_attempts_total',
     help: 'Charge attempts by outcome (succeeded, failed, declined)',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
+  paymentCircuitState: new Gauge({
+    name: 'orderloop_payment_circuit_state',
+    help: 'The payment provider circuit breaker: 1 for the state it is in (closed, open, half_open), 0 for the others; one per worker process',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  }),
+  paymentCircuitChanges: new Counter({
+    name: 'orderloop_payment_circuit_changes_total',
+    help: 'Times the payment provider circuit breaker changed state, by the state it moved to',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  }),
+  providerCallsDeferred: new Counter({
+    name: 'orderloop_payment_calls_deferred_total',
+    help: 'Charge and refund jobs put off because the circuit breaker was open (no provider call made, no attempt spent)',
+    labelNames: ['call'] as const,
+    registers: [registry],
+  }),
+  refunds: new Counter({
+    name: 'orderloop_refunds_total',
+    help: 'Refunds by reason (late_charge, requested) and outcome (requested, succeeded, failed)',
+    labelNames: ['reason', 'outcome'] as const,
     registers: [registry],
   }),
   lowStockEvents: new Counter({

@@ -90,6 +90,15 @@ export class JobQueue {
         expireInSeconds: Math.max(queue.jobExpireSeconds, Math.ceil((payments.timeoutMs * 2) / 1000) + 5),
       },
       [QUEUES.ORDER_CHARGE_DEAD]: { policy: 'standard', retryLimit: 5, retryDelay: 5 },
+      // The refund counts its own calls (REFUND_MAX_ATTEMPTS) and gives up itself; the spare retries
+      // are for deliveries that died mid-call (a crash, an expiry), which count nothing.
+      [QUEUES.ORDER_REFUND]: {
+        policy: 'standard',
+        retryLimit: payments.refunds.maxAttempts + 3,
+        retryDelay: payments.refunds.retryDelaySeconds,
+        retryBackoff: true,
+        expireInSeconds: Math.max(queue.jobExpireSeconds, Math.ceil((payments.timeoutMs * 2) / 1000) + 5),
+      },
       [QUEUES.RESERVATION_SWEEP]: { policy: 'singleton', retryLimit: 0 },
       [QUEUES.INVENTORY_SYNC]: {
         policy: 'stately',

@@ -3,6 +3,7 @@ export const QUEUES = Object.freeze({
   ORDER_RESERVE: 'order-reserve',
   ORDER_CHARGE: 'order-charge',
   ORDER_CHARGE_DEAD: 'order-charge-dead',
+  ORDER_REFUND: 'order-refund',
   RESERVATION_SWEEP: 'reservation-sweep',
   INVENTORY_SYNC: 'inventory-sync',
 } as const);
@@ -11,8 +12,10 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export interface JobPayloads {
   'order-reserve': { orderId: string; requestId?: string };
-  'order-charge': { orderId: string; requestId?: string };
+  /** `deferrals`: how many times the open circuit breaker has put this charge off so far. */
+  'order-charge': { orderId: string; requestId?: string; deferrals?: number };
   'order-charge-dead': { orderId: string; requestId?: string };
+  'order-refund': { orderId: string; requestId?: string; deferrals?: number };
   'reservation-sweep': Record<string, never>;
   'inventory-sync': { trigger: 'cron' | 'manual'; tick?: string };
 }

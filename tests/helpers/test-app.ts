@@ -9,7 +9,7 @@ import { registerModels } from '../../src/db/models';
 import { Category, Product } from '../../src/modules/catalog';
 import { Order, OrderItem, OrderLog } from '../../src/modules/orders';
 import { buildPaymentProviderMock } from '../../src/mocks/payment-provider';
-import { HttpPaymentAdapter } from '../../src/modules/payments';
+import { createPaymentAdapter } from '../../src/modules/payments';
 import { TokenService, type Principal } from '../../src/modules/auth';
 import { JobQueue } from '../../src/queue/job-queue';
 import { listen, type RunningServer } from '../../src/shared/http-server';
@@ -72,7 +72,7 @@ export async function startTestApp(
     logger,
     sequelize,
     queue,
-    payments: new HttpPaymentAdapter(options.paymentProviderUrl ?? paymentServer.url, config.payments.timeoutMs),
+    payments: createPaymentAdapter(config, options.paymentProviderUrl ?? paymentServer.url, logger),
     tokens: new TokenService(config.auth.jwtSecret!, config.auth.tokenTtlSeconds, { clientStatusRefreshSeconds: config.auth.clientStatusRefreshSeconds }),
     warehouseUrl: options.warehouseUrl,
     paymentProviderUrl: paymentServer.url,

@@ -25,8 +25,10 @@ function modelType(attribute: ModelAttributeColumnOptions): string {
 }
 
 /** A column default as the model should state it: 'sequence', 'now', 'uuid', or the literal's text. */
-function dbDefault(raw: string | null): string | null {
-  if (raw === null || raw === undefined) return null;
+function dbDefault(stated: string | boolean | null): string | null {
+  if (stated === null || stated === undefined) return null;
+  // describeTable hands a boolean column's default over as a boolean.
+  const raw = String(stated);
   if (/^nextval\(/.test(raw)) return 'sequence';
   if (/^(now\(\)|CURRENT_TIMESTAMP)$/i.test(raw)) return 'now';
   if (/^gen_random_uuid\(\)$/.test(raw)) return 'uuid';

@@ -113,7 +113,7 @@ describe('dashboard page and admin API', () => {
       await new Promise((resolve) => setTimeout(resolve, 1600));
       const res = await t.http.get('/admin/overview');
       const queue = (name: string) => res.body.queues.find((q: { name: string }) => q.name === name);
-      expect(res.body.queues.map((q: { name: string }) => q.name)).toEqual(['order-reserve', 'order-charge', 'order-charge-dead', 'reservation-sweep', 'inventory-sync']);
+      expect(res.body.queues.map((q: { name: string }) => q.name)).toEqual(['order-reserve', 'order-charge', 'order-charge-dead', 'order-refund', 'reservation-sweep', 'inventory-sync']);
       expect(queue('order-charge-dead')).toMatchObject({ deadLetter: true, counts: expect.objectContaining({ created: 1 }) });
       expect(queue('reservation-sweep').counts.failed).toBe(1);
 

@@ -5,6 +5,7 @@ import { redactUrlsIn } from '../../shared/redact-url';
 import { stockOverview } from '../catalog';
 import { recentSyncs } from '../inventory';
 import { orderStats } from '../orders';
+import { circuitOverview, refundCounts } from '../payments';
 
 /**
  * Read models for the operations dashboard. The admin module owns no table: each figure comes
@@ -37,8 +38,16 @@ export class AdminService {
   constructor(private readonly ctx: AppContext) {}
 
   async overview() {
-    const [queues, failedJobs, orders, syncs] = await Promise.all([this.queueDepths(), this.failedJobs(10), this.ordersPerMinute(), this.lastSyncs(5)]);
-    return { generatedAt: new Date().toISOString(), queues, backlog: this.backlog(), failedJobs, orders, syncs };
+    const [queues, failedJobs, orders, syncs, payments] = await Promise.all([
+      this.queueDepths(), this.failedJobs(10), this.ordersPerMinute(), this.lastSyncs(5), this.payments(),
+    ]);
+    return { generatedAt: new Date().toISOString(), queues, backlog: this.backlog(), failedJobs, orders, syncs, payments };
+  }
+
+  /** The payment provider's circuit breakers (one per worker process) and the refunds by status. */
+  async payments() {
+    const [circuit, refunds] = await Promise.all([circuitOverview(this.ctx.config), refundCounts()]);
+    return { circuit, refunds };
   }
 
   /** How far behind the order workers are, and whether intake is shedding load because of it. */
@@ -62,7 +71,7 @@ export class AdminService {
       byQueue.set(queue, depth);
     }
     // The order flow first, in the order a job passes through it; then the rest by name.
-    const order: string[] = [QUEUES.ORDER_RESERVE, QUEUES.ORDER_CHARGE, QUEUES.ORDER_CHARGE_DEAD, QUEUES.RESERVATION_SWEEP, QUEUES.INVENTORY_SYNC];
+    const order: string[] = [QUEUES.ORDER_RESERVE, QUEUES.ORDER_CHARGE, QUEUES.ORDER_CHARGE_DEAD, QUEUES.ORDER_REFUND, QUEUES.RESERVATION_SWEEP, QUEUES.INVENTORY_SYNC];
     const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
     return [...byQueue.values()].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
   }

@@ -9,6 +9,7 @@ const ADMIN_ONLY: Array<{ methods: string[] | '*'; path: RegExp }> = [
   { methods: '*', path: /^\/inventory(\/|$)/ },
   { methods: '*', path: /^\/metrics\/?$/ },
   { methods: '*', path: /^\/admin(\/|$)/ },
+  { methods: ['POST'], path: /^\/orders\/[^/]+\/refund\/?$/ },
   { methods: ['POST', 'PUT', 'PATCH', 'DELETE'], path: /^\/categories(\/|$)/ },
   { methods: ['POST', 'PUT', 'PATCH', 'DELETE'], path: /^\/products(\/|$)/ },
 ];

@@ -1,3 +1,4 @@
+import { lockCommittedProducts, restockCommitted } from './data/restock-committed';
 import type { Sequelize, Transaction } from 'sequelize';
 import { availableOf } from '../catalog';
 import { commitReservations } from './data/commit-reservations';
@@ -140,3 +141,10 @@ async function settle(
 export const commitStockOf = (s: Sequelize, orderIds: string[], t: Transaction) => settle(s, orderIds, 'commit', t);
 export const releaseStockOf = (s: Sequelize, orderIds: string[], t: Transaction) => settle(s, orderIds, 'release', t);
 export const releaseStock = async (s: Sequelize, orderId: string, t: Transaction) => (await releaseStockOf(s, [orderId], t)).get(orderId)!;
+
+/** Puts what a refunded order took out of stock back on hand (locks first, in id order); returns the lines. */
+export async function restockOrder(sequelize: Sequelize, orderId: string, transaction: Transaction): Promise<Array<{ productId: number; sku: string; quantity: number }>> {
+  await lockCommittedProducts.rows(sequelize, [orderId], transaction);
+  const lines = await restockCommitted.rows(sequelize, [orderId], transaction);
+  return lines.sort((a, b) => a.productId - b.productId);
+}

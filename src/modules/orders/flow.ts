@@ -6,9 +6,11 @@ import { grouped } from '../../shared/grouped';
 import { commitStockOf, fellToLowStock, reserveStockBatch, type OrderToReserve, type ReservedLine, type SettledLine, type Shortage } from '../inventory';
 import {
   PaymentDeclinedError,
+  ProviderCircuitOpenError,
   asPaymentError,
   recordPaymentAttempt,
   recordPaymentAttempts,
+  recordRefundRequest,
   type PaymentAttempt,
   type PaymentErrorDetail,
   type PaymentFailureCode,
@@ -29,11 +31,13 @@ import { appendOrderLogs, paymentFailedEntry, transitionOrders, type OrderLogEnt
  * the second time: reserve (undo: release) → charge → commit, or release and fail.
  */
 
-export type StepOutcome = 'done' | 'skipped' | 'retry';
+export type StepOutcome = 'done' | 'skipped' | 'retry' | 'deferred';
 
 export interface JobMeta {
   jobId?: string;
   requestId?: string;
+  /** How many times the open circuit breaker has put this job off so far. */
+  deferrals?: number;
 }
 
 /** Thrown to make pg-boss retry a charge job; the order stays reserved meanwhile. */
@@ -57,6 +61,15 @@ interface PaidCharge {
 
 /** How long a charge's claim or success waits for others to share its statement or transaction. */
 const GROUP_WINDOW_MS = 2;
+
+/**
+ * Seconds until a job put off by the open circuit should come back: after its next probe, spread
+ * over one reset period (at least a second; a half-open circuit's probe is already taken).
+ */
+export function deferralSeconds(nextProbeAt: Date | null, resetSeconds: number): number {
+  const untilProbe = nextProbeAt ? Math.ceil((nextProbeAt.getTime() - Date.now()) / 1000) : 0;
+  return Math.max(1, untilProbe) + Math.floor(Math.random() * resetSeconds);
+}
 
 /** PAYMENT_SUCCEEDED, STOCK_COMMITTED and ORDER_COMPLETED: a paid order's last log rows. */
 function paidStory(p: PaidCharge, committed: SettledLine[]): OrderLogEntry[] {
@@ -221,6 +234,12 @@ export class OrderFlow {
     const { payments: settings } = this.ctx.config;
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
 
+    // While the provider's circuit is open no call can be made: the charge waits, its attempts unspent.
+    if (this.ctx.payments.circuit && !this.ctx.payments.circuit.admits()) {
+      await this.deferCharge(orderId, meta);
+      return 'deferred';
+    }
+
     // Take the lease, count the attempt and log it: one statement for the attempts fetched together, no transaction.
     const claimed = await this.claim({ orderId, jobId: meta.jobId ?? null });
 
@@ -245,6 +264,12 @@ export class OrderFlow {
       return 'done';
     } catch (error) {
       const durationMs = Date.now() - started;
+      if (error instanceof ProviderCircuitOpenError) {
+        // The circuit opened between the claim and the call: nothing reached the provider.
+        await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt));
+        await this.deferCharge(orderId, meta);
+        return 'deferred';
+      }
       // The technical detail goes to this log line and the admin-only column; clients get the code and its plain message.
       if (error instanceof PaymentDeclinedError) {
         await this.chargeDbSteps(() => this.recordFailedAttempt(
@@ -273,6 +298,36 @@ export class OrderFlow {
   }
 
   /**
+   * Puts a charge off until the provider's circuit may let a call through again: the same charge
+   * is sent again to start after the next probe (spread over one reset period, so the charges
+   * put off together do not all come back at once), and this job ends. No attempt is spent. The
+   * order's story says so once, on the first deferral.
+   */
+  private async deferCharge(orderId: string, meta: JobMeta): Promise<void> {
+    const deferrals = (meta.deferrals ?? 0) + 1;
+    const startAfter = deferralSeconds(this.ctx.payments.circuit?.nextProbeAt ?? null, this.ctx.config.payments.circuit.resetSeconds);
+    if (deferrals === 1) {
+      await this.chargeDbSteps(() => appendOrderLogs(this.db, orderId, [{
+        event: 'PAYMENT_DEFERRED',
+        message: 'The payment provider is unavailable: the charge waits until it answers again, without spending an attempt',
+        details: { circuit: 'open' },
+        jobId: meta.jobId,
+      }]));
+    }
+    await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId, deferrals }, { startAfter });
+    metrics.providerCallsDeferred.inc({ call: 'charge' });
+    this.ctx.logger.debug({ orderId, jobId: meta.jobId, requestId: meta.requestId, deferrals, startAfter, step: 'charge' }, 'charge deferred: payment provider circuit open');
+  }
+
+  /** Gives back an attempt that was claimed but never made: its count and its lease. */
+  private async giveBackAttempt(orderId: string, attempt: number): Promise<void> {
+    await Order.update(
+      { paymentAttempts: attempt - 1, paymentLeaseUntil: null },
+      { where: { id: orderId, status: 'reserved', paymentAttempts: attempt }, silent: true },
+    );
+  }
+
+  /**
    * Takes the payment lease of each order that is reserved and free, in one statement. A second
    * delivery of the same order in the group gets null, as if another attempt held the lease.
    */
@@ -291,7 +346,7 @@ export class OrderFlow {
    * succeed within a few milliseconds of each other share one transaction (the `completions`
    * loader), so a hot product's row is locked once per group, not once per order. An order the
    * lease no longer protected (a cancel or the sweeper closed it mid-call) is left closed, and
-   * its charge is logged as needing a refund.
+   * its charge is refunded: the refund is requested and its job sent in the same transaction.
    */
   private async completePaidMany(paid: PaidCharge[]): Promise<void> {
     const orderIds = paid.map((p) => p.orderId);
@@ -308,19 +363,32 @@ export class OrderFlow {
       const closed = paid.filter((p) => !completed.has(p.orderId));
       for (const p of closed) {
         if (committed.get(p.orderId)?.length) throw new Error(`order ${p.orderId} had active reservations but was not reserved`);
-        await appendOrderLogs(this.db, p.orderId, [{
-          event: 'PAYMENT_SUCCEEDED',
-          attempt: p.attempt,
-          message: `Charge ${p.chargeId} succeeded after the order was closed; it needs a refund`,
-          details: { chargeId: p.chargeId, needsRefund: true },
-          jobId: p.meta.jobId,
-        }], transaction);
+        await recordRefundRequest(this.db, {
+          orderId: p.orderId, chargeId: p.chargeId, amountCents: p.amountCents, currency: p.currency, reason: 'late_charge', restock: false,
+        }, transaction);
+        await appendOrderLogs(this.db, p.orderId, [
+          {
+            event: 'PAYMENT_SUCCEEDED',
+            attempt: p.attempt,
+            message: `Charge ${p.chargeId} succeeded after the order was closed; it is refunded`,
+            details: { chargeId: p.chargeId, lateCharge: true },
+            jobId: p.meta.jobId,
+          },
+          {
+            event: 'REFUND_REQUESTED',
+            message: `Refund of ${p.amountCents} ${p.currency} requested: the charge landed after the order was closed`,
+            details: { chargeId: p.chargeId, amountCents: p.amountCents, reason: 'late_charge' },
+            jobId: p.meta.jobId,
+          },
+        ], transaction);
       }
+      await this.ctx.queue.sendMany(QUEUES.ORDER_REFUND, closed.map((p) => ({ orderId: p.orderId, requestId: p.meta.requestId })), { transaction });
       return closed;
     });
     for (const p of needRefund) {
-      this.ctx.logger.error({ orderId: p.orderId, jobId: p.meta.jobId, requestId: p.meta.requestId, chargeId: p.chargeId }, 'charge succeeded after the order was closed: refund needed');
+      this.ctx.logger.warn({ orderId: p.orderId, jobId: p.meta.jobId, requestId: p.meta.requestId, chargeId: p.chargeId }, 'charge succeeded after the order was closed: refund requested');
     }
+    if (needRefund.length) this.ctx.queue.notify(QUEUES.ORDER_REFUND);
   }
 
   /**

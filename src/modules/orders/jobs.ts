@@ -3,6 +3,7 @@ import type { AppContext } from '../../context';
 import type { JobOf } from '../../queue/job-queue';
 import { QUEUES, type QueueName } from '../../queue/queues';
 import { OrderFlow, RetryableStepError } from './flow';
+import { RefundFlow } from './refund';
 
 /**
  * A job handler that logs a failure with the job's order before the queue fails the job alone
@@ -41,7 +42,12 @@ export async function registerOrderJobs(ctx: AppContext): Promise<() => Promise<
 
   // A charge attempt waits on the provider, holding no connection meanwhile: many fit in flight.
   await ctx.queue.work(QUEUES.ORDER_CHARGE, logged(ctx, QUEUES.ORDER_CHARGE, (job) =>
-    flow.charge(job.data.orderId, { jobId: job.id, requestId: job.data.requestId })), { concurrency: ctx.config.payments.concurrency });
+    flow.charge(job.data.orderId, { jobId: job.id, requestId: job.data.requestId, deferrals: job.data.deferrals })), { concurrency: ctx.config.payments.concurrency });
+
+  // A refund waits on the provider like a charge; refunds are rare, so a few at a time.
+  const refunds = new RefundFlow(ctx);
+  await ctx.queue.work(QUEUES.ORDER_REFUND, logged(ctx, QUEUES.ORDER_REFUND, (job) =>
+    refunds.run(job.data.orderId, { jobId: job.id, requestId: job.data.requestId, deferrals: job.data.deferrals })), { concurrency: 8 });
 
   // A charge job that failed for good (or expired on its last try) still holds stock: release it,
   // unless the provider holds a charge for the order (its worker died after the provider charged).

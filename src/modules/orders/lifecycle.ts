@@ -8,13 +8,18 @@
  *      │ OUT_OF_STOCK       │ PAYMENT_DECLINED | PAYMENT_RETRIES_EXHAUSTED | RESERVATION_EXPIRED
  *      ▼                    ▼
  *    failed               failed          pending | reserved ──cancel──▶ cancelled
+ *
+ *   completed ──refund confirmed by the provider──▶ refunded   (POST /orders/:id/refund, admin)
  */
 
-export const ORDER_STATUSES = Object.freeze(['pending', 'reserved', 'completed', 'failed', 'cancelled'] as const);
+export const ORDER_STATUSES = Object.freeze(['pending', 'reserved', 'completed', 'failed', 'cancelled', 'refunded'] as const);
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** Statuses an order never leaves; every order reaches one of them. */
-export const TERMINAL_STATUSES = Object.freeze(['completed', 'failed', 'cancelled'] as const satisfies readonly OrderStatus[]);
+/**
+ * Statuses where the order flow is over: no job owns the order and every order reaches one of
+ * them. Only a refund moves one on (completed → refunded), and never back into the flow.
+ */
+export const TERMINAL_STATUSES = Object.freeze(['completed', 'failed', 'cancelled', 'refunded'] as const satisfies readonly OrderStatus[]);
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 /** Statuses whose jobs (reserve, charge, the sweeper) still own the order; cancel works only here. */
@@ -28,9 +33,10 @@ export const isOpen = (status: string): status is OpenStatus => (OPEN_STATUSES a
 export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = Object.freeze({
   pending: ['reserved', 'failed', 'cancelled'],
   reserved: ['completed', 'failed', 'cancelled'],
-  completed: [],
+  completed: ['refunded'],
   failed: [],
   cancelled: [],
+  refunded: [],
 });
 
 export const canTransition = (from: OrderStatus, to: OrderStatus): boolean => TRANSITIONS[from].includes(to);
@@ -60,6 +66,12 @@ export const ORDER_EVENTS = Object.freeze({
   ORDER_COMPLETED: 'ORDER_COMPLETED',
   ORDER_FAILED: 'ORDER_FAILED',
   ORDER_CANCELLED: 'ORDER_CANCELLED',
+  PAYMENT_DEFERRED: 'PAYMENT_DEFERRED',
+  REFUND_REQUESTED: 'REFUND_REQUESTED',
+  REFUND_SUCCEEDED: 'REFUND_SUCCEEDED',
+  REFUND_FAILED: 'REFUND_FAILED',
+  STOCK_RESTOCKED: 'STOCK_RESTOCKED',
+  ORDER_REFUNDED: 'ORDER_REFUNDED',
 } as const);
 export type OrderEvent = keyof typeof ORDER_EVENTS;
 
@@ -68,6 +80,7 @@ export const TERMINAL_EVENTS: Readonly<Record<TerminalStatus, OrderEvent>> = Obj
   completed: 'ORDER_COMPLETED',
   failed: 'ORDER_FAILED',
   cancelled: 'ORDER_CANCELLED',
+  refunded: 'ORDER_REFUNDED',
 });
 
 /**
@@ -83,3 +96,6 @@ export const PAYMENT_LEASE = Object.freeze({
 
 /** Stable per order, so a retry after a lost response never charges twice. */
 export const paymentIdempotencyKey = (orderId: string) => `orderloop-order-${orderId}`;
+
+/** Stable per order (one full refund per order), so a retried refund is never paid out twice. */
+export const refundIdempotencyKey = (orderId: string) => `orderloop-refund-${orderId}`;

@@ -10,7 +10,7 @@ import {
 } from 'sequelize';
 import { TIMESTAMP_COLUMNS, tableOptions } from '../../db/model-definition';
 import type { StockReservation } from '../inventory';
-import type { Payment } from '../payments';
+import type { Payment, Refund } from '../payments';
 import { OPEN_STATUSES, ORDER_STATUSES, TERMINAL_STATUSES, type OrderEvent, type OrderStatus } from './lifecycle';
 
 /**
@@ -20,8 +20,8 @@ import { OPEN_STATUSES, ORDER_STATUSES, TERMINAL_STATUSES, type OrderEvent, type
  */
 
 export class Order extends Model<
-  InferAttributes<Order, { omit: 'items' | 'logs' | 'payments' | 'reservations' }>,
-  InferCreationAttributes<Order, { omit: 'items' | 'logs' | 'payments' | 'reservations' }>
+  InferAttributes<Order, { omit: 'items' | 'logs' | 'payments' | 'refunds' | 'reservations' }>,
+  InferCreationAttributes<Order, { omit: 'items' | 'logs' | 'payments' | 'refunds' | 'reservations' }>
 > {
   declare id: string;
   declare customerId: string;
@@ -43,6 +43,7 @@ export class Order extends Model<
   declare items?: NonAttribute<OrderItem[]>;
   declare logs?: NonAttribute<OrderLog[]>;
   declare payments?: NonAttribute<Payment[]>;
+  declare refunds?: NonAttribute<Refund[]>;
   declare reservations?: NonAttribute<StockReservation[]>;
 }
 

@@ -3,7 +3,10 @@ import { appendLogs } from './data/append-logs';
 import { transitionMany } from './data/transition-many';
 import { recordOrderFinished } from '../../observability/metrics';
 import { isPaymentFailureCode, paymentFailureMessage, paymentReasonOf, type PaymentFailureCode } from '../payments';
-import { canTransition, isTerminal, type FailureReason, type OrderEvent, type OrderStatus, type TerminalStatus } from './lifecycle';
+import { canTransition, isOpen, isTerminal, type FailureReason, type OrderEvent, type OrderStatus, type TerminalStatus } from './lifecycle';
+
+/** The statuses an order's flow ends in (a refund comes after). */
+type FinishedStatus = Exclude<TerminalStatus, 'refunded'>;
 
 /** One row of an order's story, as the flow writes it. */
 export interface OrderLogEntry {
@@ -117,10 +120,11 @@ export async function transitionOrders(sequelize: Sequelize, changes: OrderTrans
     logs: logRows(c.entries),
   })));
   const changed = new Map((await transitionMany.rows(sequelize, [param], transaction)).map((r) => [r.orderId, r.createdAt]));
-  const finished = changes.filter((c) => changed.has(c.orderId) && isTerminal(c.to));
+  // A refund moves an order that had already finished: it is not counted as finishing again.
+  const finished = changes.filter((c) => changed.has(c.orderId) && isOpen(c.from) && isTerminal(c.to));
   if (finished.length) {
     transaction.afterCommit(() => {
-      for (const c of finished) recordOrderFinished(c.to as TerminalStatus, c.reason ?? null, changed.get(c.orderId));
+      for (const c of finished) recordOrderFinished(c.to as FinishedStatus, c.reason ?? null, changed.get(c.orderId));
     });
   }
   return changed;

@@ -3,7 +3,7 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { validate, methodNotAllowed } from '../../shared/validate';
 import { orderRateLimit, principalOf } from '../auth';
-import { cancelOrderBodySchema, createOrderSchema, idempotencyHeaderSchema, listOrdersSchema, orderIdSchema } from './schemas';
+import { cancelOrderBodySchema, createOrderSchema, refundOrderBodySchema, idempotencyHeaderSchema, listOrdersSchema, orderIdSchema } from './schemas';
 import { OrderService } from './service';
 
 /** A customer client sees only its own orders; someone else's order is simply not found. */
@@ -71,6 +71,15 @@ export function ordersRouter(ctx: AppContext): Router {
     validate(cancelOrderBodySchema, req.body ?? {});
     logWithOrder(req, res, id);
     res.json({ order: await orders.cancel(id, { requestId: String(req.id), customerId: scopeOf(req) }) });
+  }).all(methodNotAllowed);
+
+  // Admin only (auth/policy.ts). 202 while the provider is asked; 200 once it is refunded (asking again changes nothing).
+  router.route('/orders/:id/refund').post(async (req, res) => {
+    const id = validate(orderIdSchema.label('id'), req.params.id);
+    const { restock } = validate(refundOrderBodySchema, req.body ?? {});
+    logWithOrder(req, res, id);
+    const order = await orders.refund(id, { restock, requestId: String(req.id) });
+    res.status(order.status === 'refunded' ? 200 : 202).json({ order });
   }).all(methodNotAllowed);
 
   return router;

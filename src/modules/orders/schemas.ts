@@ -91,3 +91,8 @@ export const listOrdersSchema = Joi.object<ListOrdersQuery>({
 
 /** Cancelling takes no body: any key sent is refused, not ignored. */
 export const cancelOrderBodySchema = Joi.object({}).unknown(false);
+
+/** POST /orders/:id/refund: a full refund; the goods go back on hand unless `restock` is false. */
+export const refundOrderBodySchema = Joi.object({
+  restock: Joi.boolean().strict().default(true),
+}).unknown(false);

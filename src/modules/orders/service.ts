@@ -4,12 +4,13 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
 import { metrics } from '../../observability/metrics';
-import { PAYMENT_VIEW_ATTRIBUTES } from '../payments';
+import { PAYMENT_VIEW_ATTRIBUTES, REFUND_VIEW_ATTRIBUTES } from '../payments';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { grouped } from '../../shared/grouped';
 import { cancelStory, releaseAndClose } from './close';
 import { intake, type IntakeLine, type IntakeOrder } from './data/intake';
 import { OPEN_STATUSES } from './lifecycle';
+import { RefundFlow } from './refund';
 import { Order } from './models';
 import type { CreateOrderInput, ListOrdersQuery } from './schemas';
 import { acceptedView, logViewFor, toOrderDetailView, toOrderView, type OrderView, type ViewAudience } from './views';
@@ -66,6 +67,7 @@ function requestHash(input: CreateOrderInput): string {
 // hasMany includes as separate queries (run in parallel): one join would multiply items by payments by log rows.
 const ITEMS: Includeable = { association: 'items', separate: true, order: [['id', 'ASC']] };
 const PAYMENTS: Includeable = { association: 'payments', separate: true, order: [['attempt', 'ASC']], attributes: [...PAYMENT_VIEW_ATTRIBUTES] };
+const REFUNDS: Includeable = { association: 'refunds', separate: true, attributes: ['orderId', ...REFUND_VIEW_ATTRIBUTES] };
 const LOGS: Includeable = { association: 'logs', separate: true, order: [['id', 'ASC']] };
 
 /**
@@ -226,7 +228,13 @@ export class OrderService {
   }
 
   async get(orderId: string, customerId?: string) {
-    return toOrderDetailView(await this.visible(orderId, customerId, [ITEMS, PAYMENTS, LOGS]), audienceOf(customerId));
+    return toOrderDetailView(await this.visible(orderId, customerId, [ITEMS, PAYMENTS, REFUNDS, LOGS]), audienceOf(customerId));
+  }
+
+  /** An admin's full refund of a completed order (refund.ts); the order as GET /orders/:id shows it. */
+  async refund(orderId: string, options: { restock: boolean; requestId?: string }) {
+    await new RefundFlow(this.ctx).request(orderId, options);
+    return this.get(orderId);
   }
 
   async logs(orderId: string, customerId?: string) {

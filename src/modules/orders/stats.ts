@@ -9,19 +9,20 @@ export interface MinuteBucket {
   completed: number;
   failed: number;
   cancelled: number;
+  refunded: number;
   open: number;
 }
 
 export interface OrderStats {
   /** The last 60 minutes, oldest first, every minute present. */
   perMinute: MinuteBucket[];
-  lastHour: { created: number; completed: number; failed: number; cancelled: number; open: number };
+  lastHour: { created: number; completed: number; failed: number; cancelled: number; refunded: number; open: number };
   inFlight: { pending: number; reserved: number };
 }
 
 /**
  * Orders created in each of the last 60 minutes, split by where they are now (completed,
- * failed, cancelled, or still open), the hour's totals, and how many orders are open now.
+ * failed, cancelled, refunded, or still open), the hour's totals, and how many orders are open now.
  */
 export async function orderStats(): Promise<OrderStats> {
   const rows = await ordersPerMinute.rows(registeredSequelize(Order), []);
@@ -30,11 +31,11 @@ export async function orderStats(): Promise<OrderStats> {
   const index = new Map<number, MinuteBucket>();
   for (let i = 59; i >= 0; i -= 1) {
     const at = nowMinute - i * 60_000;
-    const bucket = { minute: new Date(at).toISOString(), completed: 0, failed: 0, cancelled: 0, open: 0 };
+    const bucket = { minute: new Date(at).toISOString(), completed: 0, failed: 0, cancelled: 0, refunded: 0, open: 0 };
     perMinute.push(bucket);
     index.set(at, bucket);
   }
-  const lastHour = { created: 0, completed: 0, failed: 0, cancelled: 0, open: 0 };
+  const lastHour = { created: 0, completed: 0, failed: 0, cancelled: 0, refunded: 0, open: 0 };
   for (const row of rows) {
     if (!row.minute || !row.status) continue;
     const bucket = index.get(new Date(row.minute).getTime());

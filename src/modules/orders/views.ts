@@ -1,4 +1,4 @@
-import { paymentView, type PaymentAudience } from '../payments';
+import { paymentView, refundView, type PaymentAudience } from '../payments';
 import type { Order, OrderItem, OrderLog } from './models';
 import { customerSafeLogText } from './order-log';
 
@@ -67,11 +67,12 @@ export function toOrderView(order: Order): OrderView {
   };
 }
 
-/** GET /orders/:id: the order with its payments and its timeline (loaded as `payments` and `logs`). */
+/** GET /orders/:id: the order with its payments, refunds and timeline (loaded as `payments`, `refunds` and `logs`). */
 export function toOrderDetailView(order: Order, audience: ViewAudience = 'customer') {
   return {
     ...toOrderView(order),
     payments: (order.payments ?? []).map((p) => paymentView(p, audience)),
+    refunds: (order.refunds ?? []).map(refundView),
     timeline: (order.logs ?? []).map(logViewFor(audience)),
   };
 }

@@ -1,5 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { redactUrlsIn } from '../../shared/redact-url';
+import type { ProviderCircuit } from './circuit';
 import { reasonOfClientCode, reasonOfStatus, type PaymentErrorDetail, type PaymentFailureCode } from './failures';
 
 export interface ChargeRequest {
@@ -34,6 +35,14 @@ export class PaymentDeclinedError extends PaymentError {
   override readonly name = 'PaymentDeclinedError';
 }
 
+/** Final: the provider refused the refund (an unknown or declined charge, an amount above it). */
+export class RefundRefusedError extends PaymentError {
+  override readonly name = 'RefundRefusedError';
+}
+
+/** An answer the provider gave on purpose: a reason to stop, never a sign of an outage (the circuit breaker). */
+export const isProviderAnswer = (error: unknown): boolean => error instanceof PaymentDeclinedError || error instanceof RefundRefusedError;
+
 const DETAIL_MAX = 500;
 
 /**
@@ -66,18 +75,44 @@ export interface ChargeLookup {
   status: 'succeeded' | 'declined';
 }
 
+export interface RefundRequest {
+  orderId: string;
+  chargeId: string;
+  amountCents: number;
+  /** Stable per order, so a retried refund is paid out once. */
+  idempotencyKey: string;
+}
+
+export interface RefundResult {
+  refundId: string;
+}
+
 export interface PaymentAdapter {
   charge(request: ChargeRequest): Promise<ChargeResult>;
   /** The charge made under `idempotencyKey`, or null when there is none; throws TransientPaymentError when the provider cannot tell. */
   findCharge(request: Pick<ChargeRequest, 'orderId' | 'idempotencyKey'>): Promise<ChargeLookup | null>;
+  /** Refunds a charge; TransientPaymentError when the outcome is unknown, RefundRefusedError when the provider says no. */
+  refund(request: RefundRequest): Promise<RefundResult>;
+  /** The circuit breaker every call goes through (absent: calls go straight to the provider). */
+  readonly circuit?: ProviderCircuit;
 }
 
 /** Talks to the payment provider over HTTP (the mock, or anything with the same contract). */
 export class HttpPaymentAdapter implements PaymentAdapter {
   private readonly http: AxiosInstance;
 
-  constructor(baseUrl: string, timeoutMs: number) {
+  constructor(baseUrl: string, timeoutMs: number, readonly circuit?: ProviderCircuit) {
     this.http = axios.create({ baseURL: baseUrl, timeout: timeoutMs, validateStatus: () => true });
+  }
+
+  /** Every call that moves money goes through the circuit breaker, when there is one. */
+  private through<T>(call: () => Promise<T>): Promise<T> {
+    return this.circuit ? this.circuit.call(call) : call();
+  }
+
+  /** Lookups are refused while the circuit is open, but do not count towards it. */
+  private lookingUp<T>(call: () => Promise<T>): Promise<T> {
+    return this.circuit ? this.circuit.lookup(call) : call();
   }
 
   /**
@@ -90,7 +125,7 @@ export class HttpPaymentAdapter implements PaymentAdapter {
    */
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     try {
-      return await this.chargeOnce(request);
+      return await this.through(() => this.chargeOnce(request));
     } catch (error) {
       if (!(error instanceof TransientPaymentError)) throw error;
       let found: ChargeLookup | null;
@@ -107,7 +142,70 @@ export class HttpPaymentAdapter implements PaymentAdapter {
     }
   }
 
-  async findCharge(request: Pick<ChargeRequest, 'orderId' | 'idempotencyKey'>): Promise<ChargeLookup | null> {
+  findCharge(request: Pick<ChargeRequest, 'orderId' | 'idempotencyKey'>): Promise<ChargeLookup | null> {
+    return this.lookingUp(() => this.findChargeOnce(request));
+  }
+
+  /**
+   * One refund; when its outcome is unknown (timeout, network error, 5xx, 429), the provider is
+   * asked what it holds under the idempotency key, as for charges.
+   */
+  async refund(request: RefundRequest): Promise<RefundResult> {
+    try {
+      return await this.through(() => this.refundOnce(request));
+    } catch (error) {
+      if (!(error instanceof TransientPaymentError)) throw error;
+      let found: RefundResult | null;
+      try {
+        found = await this.lookingUp(() => this.findRefundOnce(request));
+      } catch {
+        throw error;
+      }
+      if (found) return found;
+      throw error;
+    }
+  }
+
+  private async refundOnce(request: RefundRequest): Promise<RefundResult> {
+    let response;
+    try {
+      response = await this.http.post(
+        '/refunds',
+        { chargeId: request.chargeId, amountCents: request.amountCents, orderId: request.orderId },
+        { headers: { 'Idempotency-Key': request.idempotencyKey } },
+      );
+    } catch (error) {
+      throw noAnswer('refund', error);
+    }
+    const body = (response.data ?? {}) as { id?: unknown; status?: unknown };
+    if (response.status >= 200 && response.status < 300 && typeof body.id === 'string' && body.status === 'succeeded') {
+      return { refundId: body.id };
+    }
+    if (response.status === 429 || response.status >= 500) {
+      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer('refund', response.status, response.data, `answered ${response.status}`));
+    }
+    if (response.status >= 400 && response.status < 500) {
+      throw new RefundRefusedError('REFUND_REFUSED', badAnswer('refund', response.status, response.data, `refused with ${response.status}`));
+    }
+    throw new TransientPaymentError('PROVIDER_ERROR', badAnswer('refund', response.status, response.data, `unexpected answer ${response.status}`));
+  }
+
+  private async findRefundOnce(request: RefundRequest): Promise<RefundResult | null> {
+    let response;
+    try {
+      response = await this.http.get('/refunds', { params: { orderId: request.orderId } });
+    } catch (error) {
+      throw noAnswer('refund lookup', error);
+    }
+    const items = (response.data as { items?: Array<{ id?: unknown; status?: unknown; idempotencyKey?: unknown }> } | undefined)?.items;
+    if (response.status !== 200 || !Array.isArray(items)) {
+      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer('refund lookup', response.status, response.data, `answered ${response.status} to a refund lookup`));
+    }
+    const refund = items.find((r) => r.idempotencyKey === request.idempotencyKey && typeof r.id === 'string' && r.status === 'succeeded');
+    return refund ? { refundId: refund.id as string } : null;
+  }
+
+  private async findChargeOnce(request: Pick<ChargeRequest, 'orderId' | 'idempotencyKey'>): Promise<ChargeLookup | null> {
     let response;
     try {
       response = await this.http.get('/charges', { params: { orderId: request.orderId } });

@@ -12,6 +12,7 @@ export const PAYMENT_FAILURE_MESSAGES = Object.freeze({
   PROVIDER_RATE_LIMITED: 'The payment provider is busy and asked us to try later.',
   PROVIDER_ERROR: 'The payment provider gave an answer we could not use.',
   CARD_DECLINED: 'The card was declined.',
+  REFUND_REFUSED: 'The payment provider refused the refund.',
   PAYMENT_ERROR: 'The payment could not be completed.',
 } as const);
 
@@ -23,7 +24,7 @@ export const isPaymentFailureCode = (code: unknown): code is PaymentFailureCode 
 /** What operators see of a failed call to the provider (the admin-only `errorDetail`, the attempt's log line). */
 export interface PaymentErrorDetail {
   /** Which call failed. */
-  call: 'charge' | 'charge lookup';
+  call: 'charge' | 'charge lookup' | 'refund' | 'refund lookup';
   /** The HTTP client's error code when no answer came (ECONNREFUSED, ECONNABORTED, …). */
   clientCode?: string;
   /** The provider's HTTP status when it answered. */

@@ -1,10 +1,28 @@
 /**
- * The payments module's door: the provider adapter and the "Payments" table, which only this
- * module writes (the order flow records its attempts through recordPaymentAttempt).
+ * The payments module's door: the provider adapter behind its circuit breaker, the "Payments"
+ * table (the order flow records its attempts through recordPaymentAttempt), the "Refunds" table
+ * and the circuit breakers' "Payment_Circuits"; only this module writes them.
  */
 export * from './adapter';
-export { Payment, PAYMENT_OUTCOMES, initPaymentModels, type PaymentOutcome } from './models';
+export { ProviderCircuit, ProviderCircuitOpenError, type CircuitState, type CircuitSettings } from './circuit';
+export { createPaymentAdapter, circuitOverview, type CircuitOverview } from './provider';
+export { Payment, Refund, PaymentCircuit, PAYMENT_OUTCOMES, REFUND_REASONS, REFUND_STATUSES, initPaymentModels, type PaymentOutcome, type RefundReason, type RefundStatus } from './models';
 export { recordPaymentAttempt, recordPaymentAttempts, paymentView, PAYMENT_VIEW_ATTRIBUTES, type PaymentAttempt, type PaymentAudience, type PaymentView } from './attempts';
+export {
+  recordRefundRequest,
+  beginRefundAttempt,
+  giveBackRefundAttempt,
+  settleRefund,
+  recordRefundError,
+  succeededChargeOf,
+  refundView,
+  refundCounts,
+  REFUND_VIEW_ATTRIBUTES,
+  type RefundAttempt,
+  type RefundSettlement,
+  type RefundToRequest,
+  type RefundView,
+} from './refunds';
 export {
   PAYMENT_FAILURE_MESSAGES,
   isPaymentFailureCode,

@@ -13,8 +13,8 @@ import type { PaymentErrorDetail } from './failures';
  * "Payments": one row per charge attempt, written only by this module. At most one succeeded
  * charge per order (a partial unique index). error_code is a reason code and error_message its
  * plain message (failures.ts); error_detail is the technical account, for admins only.
- * Order → Payment ('payments') is defined in src/db/models.ts, since orders and payments are
- * separate modules.
+ * Order → Payment ('payments') and Order → Refund ('refunds') are defined in src/db/models.ts,
+ * since orders and payments are separate modules.
  */
 
 export const PAYMENT_OUTCOMES = Object.freeze(['succeeded', 'failed', 'declined'] as const);
@@ -60,5 +60,78 @@ export function initPaymentModels(sequelize: Sequelize): void {
         succeeded: { where: { outcome: 'succeeded' } },
       },
     }),
+  );
+  initRefundAndCircuitModels(sequelize);
+}
+
+export const REFUND_REASONS = Object.freeze(['late_charge', 'requested'] as const);
+export type RefundReason = (typeof REFUND_REASONS)[number];
+export const REFUND_STATUSES = Object.freeze(['requested', 'succeeded', 'failed'] as const);
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+
+/**
+ * "Refunds": one full refund per order, written only by this module. `late_charge` refunds a
+ * charge that landed after its order closed; `requested` is an admin's refund of a completed
+ * order. A refund is `requested` until the provider confirms it (`succeeded`, with its id) or it
+ * is given up (`failed`, with the reason code); `attempts` counts calls made, not deferrals.
+ */
+export class Refund extends Model<InferAttributes<Refund>, InferCreationAttributes<Refund>> {
+  declare id: CreationOptional<string>;
+  declare orderId: string;
+  declare providerChargeId: string;
+  declare providerRefundId: string | null;
+  declare amountCents: string;
+  declare currency: string;
+  declare reason: RefundReason;
+  declare restock: CreationOptional<boolean>;
+  declare status: CreationOptional<RefundStatus>;
+  declare attempts: CreationOptional<number>;
+  declare errorCode: string | null;
+  declare errorDetail: PaymentErrorDetail | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export const CIRCUIT_STATES = Object.freeze(['closed', 'open', 'half_open'] as const);
+
+/** "Payment_Circuits": each worker process's circuit breaker state (circuit.ts), written on every change. */
+export class PaymentCircuit extends Model<InferAttributes<PaymentCircuit>, InferCreationAttributes<PaymentCircuit>> {
+  /** hostname:pid of the process. */
+  declare process: string;
+  declare state: (typeof CIRCUIT_STATES)[number];
+  declare changedAt: Date;
+  declare nextProbeAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+function initRefundAndCircuitModels(sequelize: Sequelize): void {
+  Refund.init(
+    {
+      id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+      orderId: { type: DataTypes.UUID, allowNull: false, unique: true },
+      providerChargeId: { type: DataTypes.STRING(100), allowNull: false },
+      providerRefundId: { type: DataTypes.STRING(100), allowNull: true },
+      amountCents: { type: DataTypes.BIGINT, allowNull: false, validate: { min: 1 } },
+      currency: { type: DataTypes.CHAR(3), allowNull: false },
+      reason: { type: DataTypes.STRING(16), allowNull: false, validate: { isIn: [[...REFUND_REASONS]] } },
+      restock: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'requested', validate: { isIn: [[...REFUND_STATUSES]] } },
+      attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      errorCode: { type: DataTypes.STRING(64), allowNull: true },
+      errorDetail: { type: DataTypes.JSONB, allowNull: true },
+      ...TIMESTAMP_COLUMNS,
+    },
+    tableOptions(sequelize, 'Refund', 'Refunds'),
+  );
+  PaymentCircuit.init(
+    {
+      process: { type: DataTypes.STRING(200), primaryKey: true },
+      state: { type: DataTypes.STRING(16), allowNull: false, validate: { isIn: [[...CIRCUIT_STATES]] } },
+      changedAt: { type: DataTypes.DATE, allowNull: false },
+      nextProbeAt: { type: DataTypes.DATE, allowNull: true },
+      ...TIMESTAMP_COLUMNS,
+    },
+    tableOptions(sequelize, 'PaymentCircuit', 'Payment_Circuits'),
   );
 }
