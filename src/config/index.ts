@@ -222,7 +222,7 @@ const schema = Joi.object({
   PAYMENT_RETRY_DELAY_S: nonNegativeInt.default(2),
   PAYMENT_RETRY_BACKOFF: bool.default(true),
   PAYMENT_CIRCUIT_ENABLED: bool.default(true),
-  PAYMENT_CIRCUIT_ERROR_PERCENT: Joi.number().integer().min(1).max(99).default(50).messages({ '*': 'must be an integer from 1 to 99 (percent)' }),
+  PAYMENT_CIRCUIT_ERROR_PERCENT: Joi.number().integer().min(1).max(99).default(80).messages({ '*': 'must be an integer from 1 to 99 (percent)' }),
   PAYMENT_CIRCUIT_VOLUME: positiveInt.default(5),
   PAYMENT_CIRCUIT_WINDOW_S: Joi.number().integer().min(1).max(3600).default(30).messages({ '*': 'must be an integer from 1 to 3600 (seconds)' }),
   PAYMENT_CIRCUIT_RESET_S: Joi.number().integer().min(1).max(3600).default(10).messages({ '*': 'must be an integer from 1 to 3600 (seconds)' }),

@@ -187,4 +187,27 @@ describe('refunds', () => {
     expect(atProvider[0]).toMatchObject({ chargeId: providerCharges(created.id)[0].id, amountCents: 990 });
     expect(await invariantViolations(t, { requireTerminal: false })).toEqual([]);
   });
+
+  it('when a charge call times out on our side but the provider charges anyway after the order was cancelled, then the check after the close finds the charge and refunds it', async () => {
+    const product = await createProduct({ stock: 5, priceCents: 610 });
+    // The provider takes 1.5 s, past the call's 1 s timeout, and charges all the same.
+    t.payments.settings.latencyMs = 1500;
+    const created = (await t.http.post('/orders').send({ customerId: 'cust_late_timeout', items: [{ sku: product.sku, quantity: 1 }] })).body.order;
+    await eventually(async () => events(await order(created.id)).includes('PAYMENT_ATTEMPT'), 10_000);
+    await t.query(`UPDATE "Orders" SET payment_lease_until = now() - interval '1 second' WHERE id = $1`, [created.id]);
+    expect((await t.http.post(`/orders/${created.id}/cancel`).send({})).body.order.status).toBe('cancelled');
+    await eventually(async () => providerCharges(created.id).length === 1, 5_000);
+
+    const refunded = await eventually(async () => {
+      const o = await order(created.id);
+      return events(o).includes('REFUND_SUCCEEDED') ? o : null;
+    }, 40_000);
+    expect(refunded.status).toBe('cancelled');
+    expect(refunded.payments.filter((p: { outcome: string }) => p.outcome === 'succeeded')).toEqual([
+      expect.objectContaining({ chargeId: providerCharges(created.id)[0].id, amountCents: 610 }),
+    ]);
+    expect(refunded.refunds).toEqual([expect.objectContaining({ status: 'succeeded', reason: 'late_charge', amountCents: 610 })]);
+    expect(await providerRefunds(created.id)).toHaveLength(1);
+    expect(await invariantViolations(t, { requireTerminal: false })).toEqual([]);
+  }, 60_000);
 });

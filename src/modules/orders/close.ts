@@ -13,6 +13,13 @@ import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-lo
  */
 
 
+/** What an afterClose hook learns of the order it closed. */
+export interface ClosedOrder {
+  orderId: string;
+  from: OrderStatus;
+  paymentAttempts: number;
+}
+
 export interface Closing {
   /** The statuses the order may be closed from; in any other it is left alone. */
   from: readonly OrderStatus[];
@@ -25,6 +32,8 @@ export interface Closing {
   customerId?: string;
   /** The log rows, given the status the order is leaving and the stock released. */
   story(from: OrderStatus, released: SettledLine[]): OrderLogEntry[];
+  /** Runs in the closing transaction once the order is closed (what must happen with it, durably). */
+  afterClose?(closed: ClosedOrder, transaction: Transaction): Promise<void>;
 }
 
 export type CloseOutcome =
@@ -55,6 +64,7 @@ export async function releaseAndClose(
       const createdAt = await transitionOrder(sequelize, { orderId, from, to: closing.to, reason: closing.reason }, entries, transaction);
       if (!createdAt) throw new Error(`order ${orderId} left ${from} while locked`);
     }
+    await closing.afterClose?.({ orderId, from, paymentAttempts: order.paymentAttempts }, transaction);
     return { kind: 'closed', from, released };
   };
   return outer ? work(outer) : sequelize.transaction(work);

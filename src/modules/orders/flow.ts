@@ -17,6 +17,7 @@ import {
 } from '../payments';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
+import { checkForLateChargeAfterClose } from './late-charge';
 import { claimCharges, type ClaimRow } from './data/claim-charges';
 import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
@@ -429,7 +430,15 @@ export class OrderFlow {
     const outcome = await releaseAndClose(
       this.db,
       orderId,
-      { from: ['reserved'], to: 'failed', reason, respectLease: !options.ignoreLease, story: failStory(reason, meta.jobId) },
+      {
+        from: ['reserved'],
+        to: 'failed',
+        reason,
+        respectLease: !options.ignoreLease,
+        story: failStory(reason, meta.jobId),
+        // A decline is the provider's final word; any other failure after an attempt may hide a charge.
+        afterClose: reason === 'PAYMENT_DECLINED' ? undefined : checkForLateChargeAfterClose(this.ctx, meta.requestId),
+      },
       options.transaction,
     );
     return outcome.kind === 'closed';

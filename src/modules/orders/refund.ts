@@ -10,7 +10,9 @@ import {
   beginRefundAttempt,
   giveBackRefundAttempt,
   recordRefundError,
+  recordPaymentAttempt,
   recordRefundRequest,
+  refundOf,
   settleRefund,
   succeededChargeOf,
   paymentFailureMessage,
@@ -19,7 +21,7 @@ import {
   type RefundAttempt,
 } from '../payments';
 import { RetryableStepError, deferralSeconds, type JobMeta } from './flow';
-import { refundIdempotencyKey } from './lifecycle';
+import { paymentIdempotencyKey, refundIdempotencyKey } from './lifecycle';
 import { Order } from './models';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
 
@@ -84,8 +86,24 @@ export class RefundFlow {
       await this.defer(orderId, meta);
       return 'deferred';
     }
-    const attempt = await beginRefundAttempt(this.db, orderId);
-    if (!attempt) return 'skipped';
+    let attempt = await beginRefundAttempt(this.db, orderId);
+    if (!attempt) {
+      // No refund waiting: either it is settled (a job delivered twice), or this is the check an
+      // order closed after payment attempts gets (late-charge.ts).
+      if (await refundOf(orderId)) return 'skipped';
+      try {
+        if (!(await this.collectLateCharge(orderId, meta))) return 'skipped';
+      } catch (error) {
+        if (error instanceof ProviderCircuitOpenError) {
+          await this.defer(orderId, meta);
+          return 'deferred';
+        }
+        const failure = asPaymentError(error);
+        throw new RetryableStepError(failure.code, `the provider could not say whether it holds a charge: ${failure.message}`);
+      }
+      attempt = await beginRefundAttempt(this.db, orderId);
+      if (!attempt) return 'skipped';
+    }
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'refund', attempt: attempt.attempt });
     try {
       const { refundId } = await this.ctx.payments.refund({
@@ -110,6 +128,54 @@ export class RefundFlow {
       log.warn({ code: failure.code, detail: failure.detail }, 'refund attempt failed, will retry');
       throw new RetryableStepError(failure.code, failure.message);
     }
+  }
+
+  /**
+   * For a failed or cancelled order with payment attempts and no recorded charge: when the provider
+   * holds a successful charge under the order's key (a call that timed out on our side and was
+   * made anyway), records it as one more attempt that found it, with its refund requested, in one
+   * transaction. Returns whether it did. Throws when the provider cannot be asked.
+   */
+  private async collectLateCharge(orderId: string, meta: JobMeta): Promise<boolean> {
+    const order = await Order.findByPk(orderId, { attributes: ['status', 'paymentAttempts'] });
+    if (!order || (order.status !== 'failed' && order.status !== 'cancelled') || order.paymentAttempts === 0) return false;
+    if (await succeededChargeOf(orderId)) return false;
+    const charge = await this.ctx.payments.findCharge({ orderId, idempotencyKey: paymentIdempotencyKey(orderId) });
+    if (charge?.status !== 'succeeded') {
+      this.ctx.logger.debug({ orderId, jobId: meta.jobId, step: 'refund' }, 'no late charge at the provider for this closed order');
+      return false;
+    }
+    const recorded = await this.db.transaction(async (transaction) => {
+      const locked = await Order.findByPk(orderId, { attributes: ['id', 'paymentAttempts', 'totalCents', 'currency'], lock: transaction.LOCK.UPDATE, transaction });
+      if (!locked || (await succeededChargeOf(orderId, transaction))) return false;
+      const attempt = locked.paymentAttempts + 1;
+      const amountCents = Number(locked.totalCents);
+      await recordPaymentAttempt(this.db, {
+        orderId, attempt, outcome: 'succeeded', chargeId: charge.chargeId, amountCents, currency: locked.currency, durationMs: 0,
+      }, transaction);
+      await Order.update({ paymentAttempts: attempt }, { where: { id: orderId }, transaction, silent: true });
+      await recordRefundRequest(this.db, {
+        orderId, chargeId: charge.chargeId, amountCents, currency: locked.currency, reason: 'late_charge', restock: false,
+      }, transaction);
+      await appendOrderLogs(this.db, orderId, [
+        {
+          event: 'PAYMENT_SUCCEEDED',
+          attempt,
+          message: `The provider holds charge ${charge.chargeId} for this order, made after its order was closed; it is refunded`,
+          details: { chargeId: charge.chargeId, lateCharge: true, foundByLookup: true },
+          jobId: meta.jobId,
+        },
+        {
+          event: 'REFUND_REQUESTED',
+          message: `Refund of ${amountCents} ${locked.currency} requested: the charge landed after the order was closed`,
+          details: { chargeId: charge.chargeId, amountCents, reason: 'late_charge' },
+          jobId: meta.jobId,
+        },
+      ], transaction);
+      return true;
+    });
+    if (recorded) this.ctx.logger.warn({ orderId, jobId: meta.jobId, chargeId: charge.chargeId }, 'a charge landed after its order was closed: refund requested');
+    return recorded;
   }
 
   private async succeeded(orderId: string, attempt: RefundAttempt, refundId: string, meta: JobMeta): Promise<void> {

@@ -11,6 +11,7 @@ import { cancelStory, releaseAndClose } from './close';
 import { intake, type IntakeLine, type IntakeOrder } from './data/intake';
 import { OPEN_STATUSES } from './lifecycle';
 import { RefundFlow } from './refund';
+import { checkForLateChargeAfterClose } from './late-charge';
 import { Order } from './models';
 import type { CreateOrderInput, ListOrdersQuery } from './schemas';
 import { acceptedView, logViewFor, toOrderDetailView, toOrderView, type OrderView, type ViewAudience } from './views';
@@ -278,6 +279,7 @@ export class OrderService {
       respectLease: true,
       customerId: meta.customerId,
       story: cancelStory(meta.requestId),
+      afterClose: checkForLateChargeAfterClose(this.ctx, meta.requestId),
     });
     switch (outcome.kind) {
       case 'missing':

@@ -15,6 +15,7 @@ export {
   settleRefund,
   recordRefundError,
   succeededChargeOf,
+  refundOf,
   refundView,
   refundCounts,
   REFUND_VIEW_ATTRIBUTES,

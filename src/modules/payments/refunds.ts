@@ -73,6 +73,11 @@ export async function recordRefundError(orderId: string, code: PaymentFailureCod
   await Refund.update({ errorCode: code, errorDetail: detail }, { where: { orderId, status: 'requested' } });
 }
 
+/** The order's refund, if one was ever requested. */
+export async function refundOf(orderId: string): Promise<Refund | null> {
+  return Refund.findOne({ where: { orderId } });
+}
+
 /** The order's successful charge, the one a refund pays back. */
 export async function succeededChargeOf(orderId: string, transaction?: Transaction): Promise<Payment | null> {
   return Payment.scope('succeeded').findOne({ where: { orderId }, transaction });
