@@ -104,6 +104,20 @@ describe('npm run inventory:check', () => {
     expect(code).toBe(1);
   });
 
+  it('when a cancelled order holds a successful charge that nothing refunds (as before refunds existed), then it is reported as a money mismatch and --fix leaves it to a person', async () => {
+    const p = await createProduct({ stock: 2, priceCents: 800 });
+    const created = await t.http.post('/orders').send({ customerId: 'cust_check_money', items: [{ sku: p.sku, quantity: 1 }] });
+    const orderId = created.body.order.id;
+    expect((await t.http.post(`/orders/${orderId}/cancel`).send({})).body.order.status).toBe('cancelled');
+    // What a charge landing after the close left behind before this release: a charge, no refund.
+    await t.query(`INSERT INTO "Payments" (order_id, attempt, outcome, provider_charge_id, amount_cents, currency) VALUES ($1, 1, 'succeeded', 'ch_old_late', 800, 'EUR')`, [orderId]);
+    const report = await cli(t, []);
+    expect(report.code).toBe(1);
+    expect(report.stdout).toContain(`[MONEY_MISMATCH] cancelled order ${orderId} has 1 successful charge(s) and no refund`);
+    expect((await cli(t, ['--fix'])).code).toBe(1);
+    await t.query(`DELETE FROM "Payments" WHERE order_id = $1`, [orderId]);
+  });
+
   it('when given an unknown flag, then it prints its usage and exits 2', async () => {
     const { code } = await cli(t, ['--frobnicate']);
     expect(code).toBe(2);

@@ -2,16 +2,19 @@ import { Op, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from '../../shared/logger';
 import { StockReservation, type IntegrityProblem, type IntegrityReport } from '../inventory';
 import { releaseAndClose, repairStory } from './close';
+import { registeredSequelize } from '../../db/model-definition';
+import { moneyMismatches } from './data/money-mismatches';
 import { TERMINAL_STATUSES } from './lifecycle';
 import { Order } from './models';
 
 /**
  * The orders side of `npm run inventory:check` (inventory checks the stock columns): reservations
- * that terminal orders still hold, and orders that have sat open too long. The repair releases
+ * that terminal orders still hold, orders that have sat open too long, and orders whose charges
+ * and refunds do not match their status. The repair releases
  * each orphaned reservation through the one close path, with its repair log row.
  */
 
-export type OrderProblemKind = 'ORPHANED_RESERVATION' | 'STUCK_ORDER';
+export type OrderProblemKind = 'ORPHANED_RESERVATION' | 'STUCK_ORDER' | 'MONEY_MISMATCH';
 
 interface Orphan {
   reservationId: string;
@@ -73,6 +76,15 @@ export async function checkOrderIntegrity(options: { stuckAfterMinutes: number }
       message: `order ${s.id} has been ${s.status} for ${s.minutes} minutes`,
       details: { orderId: s.id, status: s.status, minutes: s.minutes },
       // Its jobs (retries, the expiry sweeper) own it; the tool reports and does not guess.
+      fixable: false,
+    });
+  }
+  for (const m of await moneyMismatches.rows(registeredSequelize(Order), [])) {
+    problems.push({
+      kind: 'MONEY_MISMATCH',
+      message: `${m.status} order ${m.orderId} has ${m.charges} successful charge(s) and ${m.refundStatus ? `a ${m.refundStatus} refund` : 'no refund'}`,
+      details: { ...m, chargedCents: m.chargedCents === null ? null : Number(m.chargedCents), refundCents: m.refundCents === null ? null : Number(m.refundCents) },
+      // Money is a person's to look at (POST /orders/:id/refund asks again for a refund given up).
       fixable: false,
     });
   }
