@@ -259,8 +259,8 @@ FIRST="${EVENT_LIST[0]}"
 LAST="${EVENT_LIST[${#EVENT_LIST[@]}-1]}"
 [[ "$FIRST" == ORDER_CREATED ]] || fail "the first \"Order_Logs\" event of ${ORDER_ID} is ${FIRST}, not ORDER_CREATED"
 case "$LAST" in
-  ORDER_COMPLETED | ORDER_FAILED | ORDER_CANCELLED) ;;
-  *) fail "the last \"Order_Logs\" event of ${ORDER_ID} is ${LAST}, not ORDER_COMPLETED, ORDER_FAILED or ORDER_CANCELLED" ;;
+  ORDER_COMPLETED | ORDER_FAILED | ORDER_CANCELLED | ORDER_REFUNDED) ;;
+  *) fail "the last \"Order_Logs\" event of ${ORDER_ID} is ${LAST}, not ORDER_COMPLETED, ORDER_FAILED, ORDER_CANCELLED or ORDER_REFUNDED" ;;
 esac
 [[ "$LAST" == "ORDER_${ORDER_STATUS^^}" ]] || fail "order ${ORDER_ID} is ${ORDER_STATUS} but its last event is ${LAST}"
 echo "order ${ORDER_ID}: ${#EVENT_LIST[@]} log rows, ${FIRST} ... ${LAST} (status ${ORDER_STATUS})"
