@@ -53,6 +53,7 @@ export interface OrderFigures {
   completed: number;
   failed: number;
   cancelled: number;
+  refunded: number;
   open: number;
   failedBy: Record<string, number>;
 }
@@ -62,7 +63,7 @@ export async function orderFigures(pool: Pool): Promise<OrderFigures> {
     pool,
     `SELECT status, failure_reason AS reason, count(*) AS n FROM "Orders" GROUP BY 1, 2`,
   );
-  const figures: OrderFigures = { orders: 0, completed: 0, failed: 0, cancelled: 0, open: 0, failedBy: {} };
+  const figures: OrderFigures = { orders: 0, completed: 0, failed: 0, cancelled: 0, refunded: 0, open: 0, failedBy: {} };
   for (const g of grouped) {
     const n = Number(g.n);
     figures.orders += n;
@@ -71,6 +72,7 @@ export async function orderFigures(pool: Pool): Promise<OrderFigures> {
       figures.failed += n;
       figures.failedBy[g.reason ?? 'UNKNOWN'] = (figures.failedBy[g.reason ?? 'UNKNOWN'] ?? 0) + n;
     } else if (g.status === 'cancelled') figures.cancelled += n;
+    else if (g.status === 'refunded') figures.refunded += n;
     else figures.open += n;
   }
   return figures;
@@ -84,14 +86,34 @@ export function formatCounts(counts: Record<string, number>): string {
 interface ProviderCharge {
   id: string;
   orderId: string;
+  amountCents: number;
   status: 'succeeded' | 'declined';
 }
 
+interface ProviderRefund {
+  id: string;
+  chargeId: string;
+  orderId: string;
+  amountCents: number;
+}
+
+const TERMINAL = ['completed', 'failed', 'cancelled', 'refunded'];
+
+async function providerList<T>(url: string): Promise<T[]> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { items: T[] }).items;
+}
+
+const sum = (values: number[]) => values.reduce((s, v) => s + v, 0);
+
 /**
  * The checks every scenario ends with: each 202 order exists and is terminal, the invariants of
- * DEVELOPERS.md, the provider's own list of charges against the database (never two charges for
- * one order; every completed order charged once, with the charge id it recorded), stock that
- * adds up, and `inventory:check` with nothing to fix.
+ * DEVELOPERS.md, the provider's own lists of charges and refunds against the database (never two
+ * charges for one order nor two refunds of one charge; every completed order charged once, with
+ * the charge id it recorded; every charge of an order that did not complete refunded in full; the
+ * money the provider kept equals the completed orders' totals), stock that adds up, and
+ * `inventory:check` with nothing to fix.
  */
 export async function finalChecks(
   report: Report,
@@ -120,12 +142,13 @@ export async function finalChecks(
   report.figure('completed', figures.completed);
   report.figure('failed', `${figures.failed} (${formatCounts(figures.failedBy)})`);
   if (figures.cancelled) report.figure('cancelled', figures.cancelled);
+  if (figures.refunded) report.figure('refunded', figures.refunded);
 
   // Every order that got a 202 exists and reached a terminal state.
   const ids = accepted.map((a) => a.orderId!);
   const found = await rows<{ id: string; status: string }>(pool, `SELECT id, status FROM "Orders" WHERE id = ANY($1::uuid[])`, [ids]);
   const missing = ids.length - found.length;
-  const open = found.filter((o) => !['completed', 'failed', 'cancelled'].includes(o.status));
+  const open = found.filter((o) => !TERMINAL.includes(o.status));
   report.check('every 202 order exists', missing === 0, missing ? `${missing} accepted order(s) missing` : `${ids.length} of ${ids.length}`);
   report.check('every order terminal', open.length === 0 && figures.open === 0, open.length || figures.open
     ? `${figures.open} open, e.g. ${open.slice(0, 3).map((o) => `${o.id} ${o.status}`).join(', ')}`
@@ -136,9 +159,9 @@ export async function finalChecks(
   const violations = await invariantViolations({ query: <T extends object>(sql: string, bind: unknown[] = []) => rows<T>(pool, sql, bind) });
   report.check('DEVELOPERS.md invariants', violations.length === 0, violations.length ? `${violations.length}: ${violations.slice(0, 5).join('; ')}` : 'all hold');
 
-  // The provider's view: GET /charges.
-  const res = await fetch(`${ctx.paymentUrl}/charges`);
-  const { items } = (await res.json()) as { items: ProviderCharge[] };
+  // The provider's view: GET /charges and GET /refunds.
+  const items = await providerList<ProviderCharge>(`${ctx.paymentUrl}/charges`);
+  const refunds = await providerList<ProviderRefund>(`${ctx.paymentUrl}/refunds`);
   const byOrder = new Map<string, ProviderCharge[]>();
   for (const c of items) byOrder.set(c.orderId, [...(byOrder.get(c.orderId) ?? []), c]);
   const doubles = [...byOrder.entries()].filter(([, cs]) => cs.filter((c) => c.status === 'succeeded').length > 1);
@@ -146,26 +169,58 @@ export async function finalChecks(
   report.figure('charges at the provider', `${items.length} (${succeeded.length} succeeded, ${items.length - succeeded.length} declined)`);
   report.check('no order charged twice at the provider', doubles.length === 0, doubles.length ? `${doubles.length} order(s): ${doubles.slice(0, 3).map(([id]) => id).join(', ')}` : `${byOrder.size} order(s) charged at most once`);
 
-  const paid = await rows<{ id: string; status: string; charge: string | null }>(
+  const paid = await rows<{ id: string; status: string; total: string; charge: string | null }>(
     pool,
-    `SELECT o.id, o.status, (SELECT provider_charge_id FROM "Payments" p WHERE p.order_id = o.id AND p.outcome = 'succeeded' LIMIT 1) AS charge
+    `SELECT o.id, o.status, o.total_cents::text AS total,
+            (SELECT provider_charge_id FROM "Payments" p WHERE p.order_id = o.id AND p.outcome = 'succeeded' LIMIT 1) AS charge
      FROM "Orders" o`,
   );
   const completedWithoutCharge = paid.filter((o) => o.status === 'completed' && !succeeded.some((c) => c.id === o.charge && c.orderId === o.id));
   report.check('every completed order holds its provider charge', completedWithoutCharge.length === 0,
     completedWithoutCharge.length ? `${completedWithoutCharge.length}: ${completedWithoutCharge.slice(0, 3).map((o) => o.id).join(', ')}` : `${figures.completed} of ${figures.completed}`);
+
+  // Refunds at the provider: one per charge at most, and each charge of an order that did not complete paid back in full.
+  const refundsOfCharge = new Map<string, ProviderRefund[]>();
+  for (const r of refunds) refundsOfCharge.set(r.chargeId, [...(refundsOfCharge.get(r.chargeId) ?? []), r]);
+  const refundedTwice = [...refundsOfCharge.entries()].filter(([, rs]) => rs.length > 1);
   const statusOf = new Map(paid.map((o) => [o.id, o.status]));
   const chargedNotCompleted = succeeded.filter((c) => statusOf.get(c.orderId) !== 'completed');
-  report.figure('charged at the provider but not completed (refund needed)', chargedNotCompleted.length);
-  report.check('no customer charged for an order that did not complete', chargedNotCompleted.length === 0,
-    chargedNotCompleted.length ? chargedNotCompleted.slice(0, 3).map((c) => `${c.orderId} is ${statusOf.get(c.orderId) ?? 'unknown'}`).join('; ') : 'none');
+  const lateCharges = chargedNotCompleted.filter((c) => ['cancelled', 'failed'].includes(statusOf.get(c.orderId) ?? ''));
+  const notPaidBack = chargedNotCompleted.filter((c) => {
+    const rs = refundsOfCharge.get(c.id) ?? [];
+    return rs.length !== 1 || rs[0].amountCents !== c.amountCents || rs[0].orderId !== c.orderId;
+  });
+  const refundedOrders = paid.filter((o) => o.status === 'refunded');
+  const refundedWrong = refundedOrders.filter((o) => {
+    const charges = (byOrder.get(o.id) ?? []).filter((c) => c.status === 'succeeded');
+    const orderRefunds = refunds.filter((r) => r.orderId === o.id);
+    return charges.length !== 1 || orderRefunds.length !== 1 || orderRefunds[0].chargeId !== charges[0].id;
+  });
+  const completedRefunded = succeeded.filter((c) => statusOf.get(c.orderId) === 'completed' && refundsOfCharge.has(c.id));
+  report.figure('refunds at the provider', `${refunds.length} (${sum(refunds.map((r) => r.amountCents))} cents): ${lateCharges.length} late charge(s) of cancelled/failed orders, ${refundedOrders.length} refunded order(s)`);
+  report.check('no charge refunded twice at the provider', refundedTwice.length === 0,
+    refundedTwice.length ? `${refundedTwice.length} charge(s): ${refundedTwice.slice(0, 3).map(([id, rs]) => `${id} x${rs.length}`).join(', ')}` : `${refundsOfCharge.size} charge(s) refunded once`);
+  report.check('every charge of an order that did not complete is refunded in full', notPaidBack.length === 0,
+    notPaidBack.length
+      ? notPaidBack.slice(0, 3).map((c) => `${c.orderId} is ${statusOf.get(c.orderId) ?? 'unknown'}, charge ${c.amountCents}, refunds ${JSON.stringify((refundsOfCharge.get(c.id) ?? []).map((r) => r.amountCents))}`).join('; ')
+      : `${chargedNotCompleted.length} such charge(s), each refunded once in full`);
+  report.check('every refunded order has one charge and one refund at the provider', refundedWrong.length === 0,
+    refundedWrong.length ? `${refundedWrong.length}: ${refundedWrong.slice(0, 3).map((o) => o.id).join(', ')}` : `${refundedOrders.length} refunded order(s)`);
+  report.check('no completed order refunded at the provider', completedRefunded.length === 0,
+    completedRefunded.length ? completedRefunded.slice(0, 3).map((c) => c.orderId).join(', ') : 'none');
+  const kept = sum(succeeded.map((c) => c.amountCents)) - sum(refunds.map((r) => r.amountCents));
+  const completedTotal = sum(paid.filter((o) => o.status === 'completed').map((o) => Number(o.total)));
+  report.figure('money at the provider', `charged ${sum(succeeded.map((c) => c.amountCents))} - refunded ${sum(refunds.map((r) => r.amountCents))} = ${kept} cents; completed orders total ${completedTotal}`);
+  report.check('the provider keeps exactly the completed orders\' totals (charges - refunds)', kept === completedTotal, `${kept} vs ${completedTotal}`);
 
-  // Stock adds up: what left the shelf is exactly what completed orders bought.
+  // Stock adds up: what left the shelf is exactly what completed orders bought (and refunded ones kept, when not restocked).
+  const [{ refunds_table: refundsTable }] = await rows<{ refunds_table: string | null }>(pool, `SELECT to_regclass('"Refunds"')::text AS refunds_table`);
+  const restocked = refundsTable ? `COALESCE((SELECT r.restock FROM "Refunds" r WHERE r.order_id = o.id AND r.status = 'succeeded'), false)` : 'false';
   const stock = await rows<{ id: number; sku: string; on_hand: number; reserved: number; sold: string }>(
     pool,
     `SELECT p.id, p.sku, p.stock_on_hand AS on_hand, p.stock_reserved AS reserved,
             COALESCE((SELECT sum(i.quantity) FROM "Order_Items" i JOIN "Orders" o ON o.id = i.order_id
-                      WHERE i.product_id = p.id AND o.status = 'completed'), 0)::text AS sold
+                      WHERE i.product_id = p.id AND (o.status = 'completed' OR (o.status = 'refunded' AND NOT ${restocked}))), 0)::text AS sold
      FROM "Products" p WHERE p.id = ANY($1::int[]) ORDER BY p.id`,
     [ctx.products.map((p) => p.id)],
   );

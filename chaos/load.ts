@@ -1,4 +1,6 @@
 import type { Pool } from 'pg';
+import { inspectJobs } from '../src/queue/inspect';
+import { QUEUES } from '../src/queue/queues';
 import { rows, sleep } from './cluster';
 
 /** What one POST /orders/create got back. */
@@ -87,15 +89,38 @@ export function answerCounts(attempts: OrderAttempt[]): Record<string, number> {
   return counts;
 }
 
-/** Waits until no order in the database is pending or reserved; returns how many are still open. */
+/**
+ * How many orders are pending or reserved; how many refunds are still on their way (`requested`),
+ * or still to be looked for: `order-refund` jobs yet to run, such as the check for a late charge
+ * an order closed after payment attempts gets one payment lease later.
+ */
+export async function openWork(pool: Pool): Promise<{ orders: number; refunds: number }> {
+  const [row] = await rows<{ open: string; refunds: string | null }>(
+    pool,
+    `SELECT (SELECT count(*) FROM "Orders" WHERE status IN ('pending', 'reserved')) AS open, to_regclass('"Refunds"')::text AS refunds`,
+  );
+  let refunds = 0;
+  if (row.refunds !== null) {
+    const [r] = await rows<{ n: string }>(pool, `SELECT count(*) AS n FROM "Refunds" WHERE status = 'requested'`);
+    const jobs = (await inspectJobs(pool).countsByQueueAndState())
+      .filter((c) => c.queue === QUEUES.ORDER_REFUND && ['created', 'retry', 'active'].includes(c.state));
+    refunds = Number(r.n) + jobs.reduce((n, c) => n + c.count, 0);
+  }
+  return { orders: Number(row.open), refunds };
+}
+
+/**
+ * Waits until no order in the database is pending or reserved and no refund is still to be made
+ * or looked for; returns how many of those are still open.
+ */
 export async function waitForAllTerminal(pool: Pool, timeoutMs: number, onProgress?: (open: number) => void): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let open = Number.POSITIVE_INFINITY;
   let lastReport = 0;
   while (Date.now() < deadline) {
     try {
-      const [row] = await rows<{ open: string }>(pool, `SELECT count(*) AS open FROM "Orders" WHERE status IN ('pending', 'reserved')`);
-      open = Number(row.open);
+      const work = await openWork(pool);
+      open = work.orders + work.refunds;
       if (open === 0) return 0;
       if (onProgress && Date.now() - lastReport > 10_000) {
         lastReport = Date.now();
