@@ -62,10 +62,27 @@ export const CHAOS_ENV: Record<string, string> = {
  */
 export async function startStack(
   ctx: ScenarioContext,
-  options: { workers: number; payment: PaymentFaults; env?: Record<string, string>; warehouse?: boolean; mustBeEmbedded?: boolean },
+  options: {
+    workers: number;
+    payment: PaymentFaults;
+    env?: Record<string, string>;
+    warehouse?: boolean;
+    mustBeEmbedded?: boolean;
+    /**
+     * Run the service with its own defaults for every PAYMENT_* setting (timeout, attempts,
+     * retry delay and backoff, the circuit breaker): CHAOS_ENV's are left out, and `env` may not
+     * name one.
+     */
+    paymentDefaults?: boolean;
+  },
 ): Promise<Stack> {
-  const db = await createDatabase(ctx.dir, { mustBeEmbedded: options.mustBeEmbedded });
   const processesEnv = { ...CHAOS_ENV, ...options.env };
+  if (options.paymentDefaults) {
+    const named = Object.keys(options.env ?? {}).filter((k) => k.startsWith('PAYMENT_'));
+    if (named.length) throw new Error(`paymentDefaults: env must not set ${named.join(', ')}`);
+    for (const key of Object.keys(processesEnv)) if (key.startsWith('PAYMENT_')) delete processesEnv[key];
+  }
+  const db = await createDatabase(ctx.dir, { mustBeEmbedded: options.mustBeEmbedded });
   let cluster: Cluster | undefined;
   try {
     cluster = new Cluster(ctx.dir, db.url, processesEnv);
@@ -74,7 +91,8 @@ export async function startStack(
       PAYMENT_DECLINE_RATE: String(options.payment.declineRate),
       PAYMENT_LOST_RESPONSE_RATE: String(options.payment.lostResponseRate),
       PAYMENT_LATENCY_MS: String(options.payment.latencyMs ?? 0),
-      PAYMENT_TIMEOUT_MS: processesEnv.PAYMENT_TIMEOUT_MS,
+      // The mock's hangs last past the callers' timeout (its own default when the service runs on its defaults).
+      ...(processesEnv.PAYMENT_TIMEOUT_MS ? { PAYMENT_TIMEOUT_MS: processesEnv.PAYMENT_TIMEOUT_MS } : {}),
     });
     const warehouse = options.warehouse ? await cluster.mock('warehouse', {}) : undefined;
     // Nothing listens on port 9: a worker needs some warehouse URL even when the scenario never syncs.
