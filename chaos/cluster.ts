@@ -141,6 +141,10 @@ export interface ChaosProcess {
   running(): boolean;
   /** SIGKILL, no warning, no clean-up: what a crashed machine or the OOM killer does. */
   kill9(): Promise<void>;
+  /** SIGSTOP: the process freezes where it is (a long GC pause, a frozen VM); its sockets stay open. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
   /** SIGTERM and wait (SIGKILL after `timeoutMs`); resolves with the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
   /** Starts the process again with the same settings and waits until it is ready. */
@@ -263,6 +267,7 @@ export class Cluster {
     };
 
     const isRunning = () => current !== null && current.child.exitCode === null && current.child.signalCode === null;
+    let paused = false;
     const handle: ChaosProcess = {
       name: spec.name,
       role: spec.role,
@@ -276,9 +281,21 @@ export class Cluster {
         current.child.kill('SIGKILL');
         await current.exited;
       },
+      pause: () => {
+        if (current && isRunning()) {
+          current.child.kill('SIGSTOP');
+          paused = true;
+        }
+      },
+      resume: () => {
+        if (current && isRunning()) current.child.kill('SIGCONT');
+        paused = false;
+      },
       stop: async (timeoutMs = 10_000) => {
         if (!current) return null;
         if (!isRunning()) return current.child.exitCode;
+        // A paused process would not act on SIGTERM.
+        if (paused) handle.resume();
         current.child.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
         const code = await Promise.race([

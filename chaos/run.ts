@@ -9,6 +9,7 @@ import { paymentOutage } from './scenarios/payment-outage';
 import { contention } from './scenarios/contention';
 import { warehouseFaults } from './scenarios/warehouse-faults';
 import { fuzzIntake } from './scenarios/fuzz';
+import { lateCharge } from './scenarios/late-charge';
 
 /**
  * `npm run test:chaos`: each scenario on its own database, ports and processes, one after the
@@ -17,7 +18,7 @@ import { fuzzIntake } from './scenarios/fuzz';
  * the logs and data of passing scenarios too (failing ones are always kept).
  */
 
-const SCENARIOS: Scenario[] = [killWorker, databaseOutage, paymentOutage, contention, warehouseFaults, fuzzIntake];
+const SCENARIOS: Scenario[] = [killWorker, databaseOutage, paymentOutage, contention, warehouseFaults, fuzzIntake, lateCharge];
 
 const SUMMARY_FIGURES = ['orders sent', 'accepted (202)', 'completed', 'failed', 'charges at the provider', 'units'];
 
