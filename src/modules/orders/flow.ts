@@ -10,14 +10,13 @@ import {
   asPaymentError,
   recordPaymentAttempt,
   recordPaymentAttempts,
-  recordRefundRequest,
   type PaymentAttempt,
   type PaymentErrorDetail,
   type PaymentFailureCode,
 } from '../payments';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
-import { checkForLateChargeAfterClose } from './late-charge';
+import { checkForLateChargeAfterClose, requestLateChargeRefund } from './late-charge';
 import { claimCharges, type ClaimRow } from './data/claim-charges';
 import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
@@ -364,24 +363,9 @@ export class OrderFlow {
       const closed = paid.filter((p) => !completed.has(p.orderId));
       for (const p of closed) {
         if (committed.get(p.orderId)?.length) throw new Error(`order ${p.orderId} had active reservations but was not reserved`);
-        await recordRefundRequest(this.db, {
-          orderId: p.orderId, chargeId: p.chargeId, amountCents: p.amountCents, currency: p.currency, reason: 'late_charge', restock: false,
+        await requestLateChargeRefund(this.db, {
+          orderId: p.orderId, attempt: p.attempt, chargeId: p.chargeId, amountCents: p.amountCents, currency: p.currency, jobId: p.meta.jobId,
         }, transaction);
-        await appendOrderLogs(this.db, p.orderId, [
-          {
-            event: 'PAYMENT_SUCCEEDED',
-            attempt: p.attempt,
-            message: `Charge ${p.chargeId} succeeded after the order was closed; it is refunded`,
-            details: { chargeId: p.chargeId, lateCharge: true },
-            jobId: p.meta.jobId,
-          },
-          {
-            event: 'REFUND_REQUESTED',
-            message: `Refund of ${p.amountCents} ${p.currency} requested: the charge landed after the order was closed`,
-            details: { chargeId: p.chargeId, amountCents: p.amountCents, reason: 'late_charge' },
-            jobId: p.meta.jobId,
-          },
-        ], transaction);
       }
       await this.ctx.queue.sendMany(QUEUES.ORDER_REFUND, closed.map((p) => ({ orderId: p.orderId, requestId: p.meta.requestId })), { transaction });
       return closed;

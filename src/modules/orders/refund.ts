@@ -21,6 +21,7 @@ import {
   type RefundAttempt,
 } from '../payments';
 import { RetryableStepError, deferralSeconds, type JobMeta } from './flow';
+import { requestLateChargeRefund } from './late-charge';
 import { paymentIdempotencyKey, refundIdempotencyKey } from './lifecycle';
 import { Order } from './models';
 import { appendOrderLogs, transitionOrder, type OrderLogEntry } from './order-log';
@@ -154,24 +155,9 @@ export class RefundFlow {
         orderId, attempt, outcome: 'succeeded', chargeId: charge.chargeId, amountCents, currency: locked.currency, durationMs: 0,
       }, transaction);
       await Order.update({ paymentAttempts: attempt }, { where: { id: orderId }, transaction, silent: true });
-      await recordRefundRequest(this.db, {
-        orderId, chargeId: charge.chargeId, amountCents, currency: locked.currency, reason: 'late_charge', restock: false,
+      await requestLateChargeRefund(this.db, {
+        orderId, attempt, chargeId: charge.chargeId, amountCents, currency: locked.currency, jobId: meta.jobId, foundByLookup: true,
       }, transaction);
-      await appendOrderLogs(this.db, orderId, [
-        {
-          event: 'PAYMENT_SUCCEEDED',
-          attempt,
-          message: `The provider holds charge ${charge.chargeId} for this order, made after its order was closed; it is refunded`,
-          details: { chargeId: charge.chargeId, lateCharge: true, foundByLookup: true },
-          jobId: meta.jobId,
-        },
-        {
-          event: 'REFUND_REQUESTED',
-          message: `Refund of ${amountCents} ${locked.currency} requested: the charge landed after the order was closed`,
-          details: { chargeId: charge.chargeId, amountCents, reason: 'late_charge' },
-          jobId: meta.jobId,
-        },
-      ], transaction);
       return true;
     });
     if (recorded) this.ctx.logger.warn({ orderId, jobId: meta.jobId, chargeId: charge.chargeId }, 'a charge landed after its order was closed: refund requested');
