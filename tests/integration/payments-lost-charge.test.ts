@@ -1,3 +1,5 @@
+import express from 'express';
+import { listen, type RunningServer } from '../../src/shared/http-server';
 import { Order } from '../../src/modules/orders';
 import { paymentIdempotencyKey } from '../../src/modules/orders';
 import { QUEUES } from '../../src/queue/queues';
@@ -143,5 +145,46 @@ describe('payments: a provider that never accepts the connection', () => {
     ]);
     expect((await t.http.get(`/products/${product.sku}`)).body.product).toMatchObject({ stockOnHand: 5, stockReserved: 0 });
     expect(await invariantViolations(t)).toEqual([]);
+  });
+});
+
+describe('payments: a lookup that meets a connection the provider already closed', () => {
+  let t: TestApp;
+  let provider: RunningServer;
+  const lookups = { received: 0 };
+  beforeAll(async () => {
+    // Every charge call fails at the edge; the first lookup's connection is cut, as a pooled
+    // keep-alive socket the provider closed during a pause; later lookups find the charge.
+    const app = express();
+    app.post('/charges', (_req, res) => {
+      res.status(503).json({ error: { code: 'unavailable', message: 'Temporary failure' } });
+    });
+    app.get('/charges', (req, res) => {
+      lookups.received += 1;
+      if (lookups.received === 1) {
+        req.socket.destroy();
+        return;
+      }
+      const orderId = String(req.query.orderId);
+      res.json({ items: [{ id: 'ch_found_after_reset', orderId, status: 'succeeded', idempotencyKey: paymentIdempotencyKey(orderId) }] });
+    });
+    provider = await listen(app, 0);
+    t = await startTestApp({ workers: true, paymentProviderUrl: provider.url, env: { PAYMENT_MAX_ATTEMPTS: '3', PAYMENT_RETRY_DELAY_S: '30' } });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await provider.close();
+  });
+
+  it('when the first lookup after a failed charge call is cut off, then it is asked once more and the order completes on that same attempt', async () => {
+    const product = await createProduct({ stock: 5 });
+    const res = await t.http.post('/orders').send({ customerId: 'cust_lookup_reset', items: [{ sku: product.sku, quantity: 1 }] });
+    const done = await eventually(async () => {
+      const o = (await t.http.get(`/orders/${res.body.order.id}`)).body.order;
+      return ['completed', 'failed'].includes(o.status) ? o : null;
+    }, 15_000);
+    expect(done).toMatchObject({ status: 'completed', paymentAttempts: 1 });
+    expect(done.payments).toEqual([expect.objectContaining({ attempt: 1, outcome: 'succeeded', chargeId: 'ch_found_after_reset' })]);
+    expect(lookups.received).toBe(2);
   });
 });

@@ -142,8 +142,8 @@ export class OrderFlow {
   private readonly chargeDbSteps: pLimit.Limit;
   /** Charge attempts fetched together claim their orders in one statement (see claimMany). */
   private readonly claim: (request: { orderId: string; jobId: string | null }) => Promise<ClaimRow | null>;
-  /** Group commit of successful charges (see completePaidMany); groups take turns two at a time. */
-  private readonly completePaid: (paid: PaidCharge) => Promise<void>;
+  /** Group commit of successful charges (see completePaidMany); groups take turns two at a time. Resolves to whether the order completed. */
+  private readonly completePaid: (paid: PaidCharge) => Promise<boolean>;
 
   constructor(private readonly ctx: AppContext) {
     this.chargeDbSteps = pLimit(ctx.config.queue.workers);
@@ -151,8 +151,8 @@ export class OrderFlow {
     this.claim = grouped((requests) => this.chargeDbSteps(() => this.claimMany(requests)), group);
     const groups = pLimit(2);
     this.completePaid = grouped(async (paid: readonly PaidCharge[]) => {
-      await groups(() => this.completePaidMany([...paid]));
-      return paid.map(() => undefined);
+      const late = await groups(() => this.completePaidMany([...paid]));
+      return paid.map((p) => !late.has(p.orderId));
     }, group);
   }
 
@@ -259,8 +259,8 @@ export class OrderFlow {
     try {
       const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
       const durationMs = Date.now() - started;
-      await this.completePaid({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta });
-      log.info({ attempt, chargeId }, 'payment succeeded, order completed');
+      // A charge that landed after its order closed is logged (and refunded) by completePaidMany.
+      if (await this.completePaid({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta })) log.info({ attempt, chargeId }, 'payment succeeded, order completed');
       return 'done';
     } catch (error) {
       const durationMs = Date.now() - started;
@@ -347,8 +347,9 @@ export class OrderFlow {
    * loader), so a hot product's row is locked once per group, not once per order. An order the
    * lease no longer protected (a cancel or the sweeper closed it mid-call) is left closed, and
    * its charge is refunded: the refund is requested and its job sent in the same transaction.
+   * Returns the orders whose charge landed late.
    */
-  private async completePaidMany(paid: PaidCharge[]): Promise<void> {
+  private async completePaidMany(paid: PaidCharge[]): Promise<Set<string>> {
     const orderIds = paid.map((p) => p.orderId);
     const needRefund = await this.db.transaction(async (transaction) => {
       await recordPaymentAttempts(this.db, paid.map(({ meta: _meta, ...p }) => ({ ...p, outcome: 'succeeded' as const })), transaction);
@@ -374,6 +375,7 @@ export class OrderFlow {
       this.ctx.logger.warn({ orderId: p.orderId, jobId: p.meta.jobId, requestId: p.meta.requestId, chargeId: p.chargeId }, 'charge succeeded after the order was closed: refund requested');
     }
     if (needRefund.length) this.ctx.queue.notify(QUEUES.ORDER_REFUND);
+    return new Set(needRefund.map((p) => p.orderId));
   }
 
   /**

@@ -61,6 +61,12 @@ function noAnswer(call: PaymentErrorDetail['call'], error: unknown): TransientPa
   return new TransientPaymentError(reasonOfClientCode(clientCode), { call, clientCode, message: redactUrlsIn(message).slice(0, DETAIL_MAX) });
 }
 
+/** A call's failure, with why the lookup that followed it failed too (for the attempt's log line and errorDetail). */
+function withLookupFailure(error: TransientPaymentError, lookupError: unknown): TransientPaymentError {
+  const why = lookupError instanceof PaymentError ? lookupError.message : lookupError instanceof Error ? lookupError.message : String(lookupError);
+  return new TransientPaymentError(error.code, { ...error.detail, lookupFailed: redactUrlsIn(why).slice(0, DETAIL_MAX) });
+}
+
 /** The technical account of an answer that is not what the contract promises. */
 function badAnswer(call: PaymentErrorDetail['call'], status: number, body: unknown, fallback: string): PaymentErrorDetail {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | null | undefined)?.error;
@@ -110,9 +116,19 @@ export class HttpPaymentAdapter implements PaymentAdapter {
     return this.circuit ? this.circuit.call(call) : call();
   }
 
-  /** Lookups are refused while the circuit is open, but do not count towards it. */
-  private lookingUp<T>(call: () => Promise<T>): Promise<T> {
-    return this.circuit ? this.circuit.lookup(call) : call();
+  /**
+   * Lookups are refused while the circuit is open, but do not count towards it. A lookup is a
+   * read, so one that met a connection the provider had already closed (a pooled keep-alive
+   * socket after a pause longer than the provider's idle timeout) is asked once more.
+   */
+  private async lookingUp<T>(call: () => Promise<T>): Promise<T> {
+    const once = () => (this.circuit ? this.circuit.lookup(call) : call());
+    try {
+      return await once();
+    } catch (error) {
+      if (error instanceof TransientPaymentError && error.detail.clientCode === 'ECONNRESET') return once();
+      throw error;
+    }
   }
 
   /**
@@ -131,8 +147,8 @@ export class HttpPaymentAdapter implements PaymentAdapter {
       let found: ChargeLookup | null;
       try {
         found = await this.findCharge(request);
-      } catch {
-        throw error;
+      } catch (lookupError) {
+        throw withLookupFailure(error, lookupError);
       }
       if (found?.status === 'succeeded') return { chargeId: found.chargeId };
       if (found?.status === 'declined') {
@@ -158,8 +174,8 @@ export class HttpPaymentAdapter implements PaymentAdapter {
       let found: RefundResult | null;
       try {
         found = await this.lookingUp(() => this.findRefundOnce(request));
-      } catch {
-        throw error;
+      } catch (lookupError) {
+        throw withLookupFailure(error, lookupError);
       }
       if (found) return found;
       throw error;

@@ -33,6 +33,8 @@ export interface PaymentErrorDetail {
   providerCode?: string;
   /** The library's or the provider's message, URLs redacted. */
   message: string;
+  /** When the lookup that followed (what the provider holds under the key) failed too: why. */
+  lookupFailed?: string;
 }
 
 /** The HTTP client's codes for a call that got no answer because nothing could be reached. */
