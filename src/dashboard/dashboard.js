@@ -1,14 +1,15 @@
 /* orderloop operations dashboard: plain browser JavaScript, no build step.
  * Signs in once with an admin client (POST /auth/token; the token lives in sessionStorage, so in
  * this tab only) and then polls the JSON API: /orders, /admin/overview, /admin/stock. Every value
- * from the API is put into the page as text (textContent), never as HTML. */
+ * from the API is put into the page as text (textContent), never as HTML. The only write besides
+ * the demo controls and "Sync now" is an admin's refund of a completed order (POST /orders/:id/refund). */
 /* global document, sessionStorage, fetch, setTimeout, clearTimeout, URLSearchParams */
 (function () {
   'use strict';
 
   var TOKEN_KEY = 'orderloop.dashboard.token';
   var ORDERS_SHOWN = 20;
-  var TERMINAL = { completed: true, failed: true, cancelled: true };
+  var TERMINAL = { completed: true, failed: true, cancelled: true, refunded: true };
   var SVG_NS = 'http://www.w3.org/2000/svg';
 
   var state = {
@@ -24,6 +25,8 @@
     // Demo controls exist only where the mocks run in the service's own process; until the GET
     // that probes them answers, they are assumed absent (so nothing is asked of a missing route).
     mocks: { payments: false, warehouse: false },
+    // The order whose refund this page asked for and still waits on (to say so once it is refunded).
+    refundAsked: null,
   };
 
   // ---------------------------------------------------------------- helpers
@@ -276,6 +279,7 @@
       renderQueues(o.queues);
       renderFailedJobs(o.failedJobs);
       renderSyncs(o.syncs);
+      renderProvider(o.payments);
     });
   }
 
@@ -288,8 +292,10 @@
     var h = o.orders.lastHour;
     setKpi('kpi-created', fmtInt(h.created));
     setKpi('kpi-completed', fmtInt(h.completed));
-    var settled = h.completed + h.failed;
-    $('kpi-completed-rate').textContent = settled ? pct(h.completed / settled) + ' ok' : '';
+    // A refunded order went through (it was charged and completed before its refund): it counts as ok.
+    var refunded = h.refunded || 0;
+    var settled = h.completed + refunded + h.failed;
+    $('kpi-completed-rate').textContent = settled ? pct((h.completed + refunded) / settled) + ' ok' + (refunded ? ' · ' + fmtInt(refunded) + ' refunded' : '') : '';
     setKpi('kpi-failed', fmtInt(h.failed));
     var flight = o.orders.inFlight;
     setKpi('kpi-inflight', fmtInt(flight.pending + flight.reserved), flight.pending + ' pending · ' + flight.reserved + ' reserved');
@@ -313,6 +319,7 @@
 
   var SERIES = [
     { key: 'completed', label: 'Completed' },
+    { key: 'refunded', label: 'Refunded' },
     { key: 'failed', label: 'Failed' },
     { key: 'cancelled', label: 'Cancelled' },
     { key: 'open', label: 'In flight' },
@@ -337,7 +344,9 @@
     var bottom = 22;
     var plotW = width - left - right;
     var plotH = height - top - bottom;
-    var max = niceMax(Math.max.apply(null, buckets.map(function (b) { return b.completed + b.failed + b.cancelled + b.open; }).concat([0])));
+    var max = niceMax(Math.max.apply(null, buckets.map(function (b) {
+      return SERIES.reduce(function (sum, s) { return sum + (b[s.key] || 0); }, 0);
+    }).concat([0])));
     var root = svg('svg', { width: width, height: height, viewBox: '0 0 ' + width + ' ' + height, role: 'img', 'aria-label': 'Orders per minute over the last hour, by outcome' });
 
     [0, 0.5, 1].forEach(function (f) {
@@ -362,7 +371,7 @@
       });
       var hit = svg('rect', { x: (left + i * slot).toFixed(2), y: top, width: slot.toFixed(2), height: plotH, fill: 'transparent' });
       hit.appendChild(svg('title', {}, clock(bucket.minute).slice(0, 5) + ' · ' + total + ' orders: ' +
-        SERIES.map(function (s) { return bucket[s.key] + ' ' + s.label.toLowerCase(); }).join(', ')));
+        SERIES.map(function (s) { return (bucket[s.key] || 0) + ' ' + s.label.toLowerCase(); }).join(', ')));
       root.appendChild(hit);
       if (i % 10 === 0 || i === buckets.length - 1) {
         var label = i === buckets.length - 1 ? 'now' : clock(bucket.minute).slice(0, 5);
@@ -371,12 +380,86 @@
     });
     replaceChildren($('chart'), [root]);
 
-    var colors = { completed: 'var(--ok)', failed: 'var(--bad)', cancelled: '#a2aab7', open: '#6d8ff0' };
+    var colors = { completed: 'var(--ok)', refunded: 'var(--refund)', failed: 'var(--bad)', cancelled: '#a2aab7', open: '#6d8ff0' };
     replaceChildren($('chart-legend'), SERIES.map(function (s) {
       var swatch = el('span', { className: 'swatch' });
       swatch.style.background = colors[s.key];
-      return el('span', null, [swatch, s.label, el('strong', { text: fmtInt(orders.lastHour[s.key]) })]);
+      return el('span', { dataset: { series: s.key } }, [swatch, s.label, el('strong', { text: fmtInt(orders.lastHour[s.key]) })]);
     }));
+  }
+
+  // ---------------------------------------------------------------- payment provider: circuit breaker, refunds
+  var CIRCUIT_TEXT = { closed: 'closed', half_open: 'half-open', open: 'open' };
+
+  function circuitBadge(circuitState) {
+    return el('span', { className: 'badge circuit-' + circuitState, text: CIRCUIT_TEXT[circuitState] || circuitState });
+  }
+
+  /** "14:02:11 (in 4 s)", or "(due)" once the time has passed and the probe has not been reported yet. */
+  function probeText(iso) {
+    var s = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+    return clock(iso) + (s > 0 ? ' (in ' + s + ' s)' : ' (due)');
+  }
+
+  function renderProvider(payments) {
+    var card = $('provider-card');
+    if (!payments || !payments.circuit) {
+      card.hidden = true;
+      return;
+    }
+    card.hidden = false;
+    var c = payments.circuit;
+    var settings = c.settings || {};
+    var enabled = settings.enabled !== false;
+    var processes = c.processes || [];
+    var circuitState = enabled ? c.state : 'off';
+    card.dataset.circuit = circuitState;
+    var head = $('circuit-state');
+    head.className = 'badge circuit-' + circuitState;
+    head.textContent = enabled ? 'circuit ' + (CIRCUIT_TEXT[circuitState] || circuitState) : 'no circuit breaker';
+
+    var line = [];
+    var open = processes.filter(function (p) { return p.state === 'open'; });
+    var where = processes.length > 1 && c.state !== 'closed'
+      ? ' (' + processes.filter(function (p) { return p.state === c.state; }).length + ' of ' + processes.length + ' worker processes)'
+      : '';
+    if (!enabled) {
+      line.push('Every charge and refund calls the provider, whatever its state (PAYMENT_CIRCUIT_ENABLED is off).');
+    } else if (c.state === 'open') {
+      line.push(el('strong', { text: 'Open' + where + ': ' }), 'charges and refunds wait, no call reaches the provider.');
+      var next = open.map(function (p) { return p.nextProbeAt; }).filter(Boolean).sort()[0];
+      if (next) line.push(' Next probe at ', el('span', { id: 'circuit-next-probe', className: 'mono', title: next, text: probeText(next) }), '.');
+    } else if (c.state === 'half_open') {
+      line.push(el('strong', { text: 'Half-open' + where + ': ' }), 'one call probes the provider; its answer closes the circuit or opens it again.');
+    } else {
+      line.push('Closed: calls go through.');
+      // A process reports its circuit at its first change of state: none listed means none has tripped.
+      if (!processes.length) line.push(' No worker\'s circuit has opened lately.');
+    }
+    replaceChildren($('circuit-line'), line.map(function (part) { return typeof part === 'string' ? document.createTextNode(part) : part; }));
+
+    // One row per worker process, only when there is more than one (one process is the card's own state).
+    var table = $('circuit-processes');
+    table.hidden = processes.length < 2;
+    replaceChildren(table.querySelector('tbody'), processes.length < 2 ? [] : processes.map(function (p) {
+      return el('tr', { dataset: { process: p.process, state: p.state } }, [
+        el('td', { className: 'ellipsis', title: p.process }, [el('code', { text: p.process })]),
+        el('td', null, [circuitBadge(p.state)]),
+        el('td', { className: 'num', title: p.changedAt, text: ago(p.changedAt) }),
+        el('td', { className: 'num', title: p.nextProbeAt || '', text: p.nextProbeAt ? clock(p.nextProbeAt) : '–' }),
+      ]);
+    }));
+
+    var refunds = payments.refunds || {};
+    $('refunds-requested').textContent = fmtInt(refunds.requested);
+    $('refunds-succeeded').textContent = fmtInt(refunds.succeeded);
+    $('refunds-failed').textContent = fmtInt(refunds.failed);
+    $('refunds-failed-box').classList.toggle('alert', Number(refunds.failed) > 0);
+
+    $('circuit-settings').textContent = enabled
+      ? 'Opens when over ' + settings.errorThresholdPercent + '% of at least ' + settings.volumeThreshold + ' calls in ' + settings.windowSeconds +
+        ' s fail · probes after ' + settings.resetSeconds + ' s'
+      : '';
   }
 
   function countCell(value, kind) {
@@ -616,7 +699,8 @@
   function eventTone(event) {
     if (/COMPLETED|SUCCEEDED|COMMITTED/.test(event)) return 'ok';
     if (/FAILED|DECLINED|EXHAUSTED|EXPIRED|OUT_OF_STOCK/.test(event)) return 'bad';
-    if (/LOW_STOCK|RELEASED|CANCELLED/.test(event)) return 'warn';
+    if (/LOW_STOCK|RELEASED|CANCELLED|DEFERRED/.test(event)) return 'warn';
+    if (/REFUND|RESTOCKED/.test(event)) return 'refund';
     return 'info';
   }
 
@@ -627,6 +711,13 @@
     $('timeline-id').textContent = orderId;
     $('timeline-title').textContent = 'Order';
     replaceChildren($('timeline-facts'), []);
+    $('timeline-refunds').hidden = true;
+    replaceChildren($('refund-list'), []);
+    $('refund-form').hidden = true;
+    $('refund-restock').checked = true;
+    $('refund-submit').disabled = false;
+    refundNote('');
+    state.refundAsked = null;
     replaceChildren($('timeline-events'), [el('li', { className: 'muted', text: 'Loading…' })]);
     document.querySelectorAll('#orders-table tbody tr').forEach(function (tr) { tr.classList.toggle('selected', tr.dataset.orderId === orderId); });
     loadTimeline(orderId).catch(function (error) {
@@ -646,7 +737,7 @@
   document.addEventListener('keydown', function (event) { if (event.key === 'Escape') closeTimeline(); });
 
   function refreshTimeline() {
-    // Only while a non-terminal order is open: its story is still being written.
+    // Only while a non-terminal order (or one with a refund on its way) is open: its story is still being written.
     if (!state.selected || state.selectedTerminal) return Promise.resolve();
     return loadTimeline(state.selected);
   }
@@ -659,7 +750,14 @@
     return api('/orders/' + encodeURIComponent(orderId)).then(function (body) {
       if (state.selected !== orderId) return;
       var order = body.order;
-      state.selectedTerminal = Boolean(TERMINAL[order.status]);
+      var refunds = order.refunds || [];
+      // A refund on its way, or one already paid out while the order still reads `completed`: GET /orders/:id
+      // reads the order and then its refunds in separate queries, so an answer can land between the two.
+      // Either way the story is still being written: keep reading it.
+      var refundPending = refunds.some(function (r) {
+        return r.status === 'requested' || (r.status === 'succeeded' && r.reason === 'requested' && order.status !== 'refunded');
+      });
+      state.selectedTerminal = Boolean(TERMINAL[order.status]) && !refundPending;
       var title = $('timeline-title');
       replaceChildren(title, [document.createTextNode('Order ' + shortId(order.id)), badge(order.status)]);
       var items = order.items.map(function (i) { return i.quantity + ' × ' + i.sku + ' (' + i.name + ')'; }).join(', ');
@@ -671,6 +769,14 @@
         .concat(fact('Created', new Date(order.createdAt).toLocaleString() + ' (' + ago(order.createdAt) + ' ago)'));
       if (order.failureReason) facts = facts.concat(fact('Failure reason', order.failureReason));
       replaceChildren($('timeline-facts'), facts);
+      renderRefunds(refunds);
+      if (state.refundAsked === orderId && order.status === 'refunded') {
+        state.refundAsked = null;
+        refundNote('Refunded: the provider confirmed the refund.');
+      }
+      // A completed order can be refunded, unless its refund is already on its way (asking again would change nothing).
+      $('refund-form').hidden = order.status !== 'completed' || refundPending;
+      $('refund-submit').textContent = 'Refund ' + money(order.totalCents, order.currency);
 
       replaceChildren($('timeline-events'), order.timeline.map(function (e) {
         var meta = [];
@@ -689,6 +795,61 @@
       }));
     });
   }
+
+  // ---------------------------------------------------------------- refunds (in the drawer)
+  var REFUND_REASON_TEXT = { requested: 'asked for by an admin', late_charge: 'a charge that landed after the order closed' };
+
+  function renderRefunds(refunds) {
+    $('timeline-refunds').hidden = !refunds.length;
+    replaceChildren($('refund-list'), refunds.map(function (r) {
+      var body = [r.refundId ? el('code', { className: 'refund-id', text: r.refundId }) : el('span', { className: 'muted', text: 'not paid out yet' })];
+      body.push(' · charge ', el('code', { text: r.chargeId || '–' }));
+      body.push(' · ' + r.attempts + (r.attempts === 1 ? ' attempt' : ' attempts'));
+      if (r.reason === 'requested') {
+        body.push(' · ' + (!r.restock ? 'goods not restocked' : r.status === 'succeeded' ? 'goods back in stock' : 'goods go back in stock once it is paid'));
+      }
+      return el('li', { dataset: { status: r.status, reason: r.reason } }, [
+        el('div', { className: 'refund-head' }, [
+          badge(r.status),
+          el('strong', { className: 'refund-amount', text: money(r.amountCents, r.currency) }),
+          el('span', { className: 'muted', text: REFUND_REASON_TEXT[r.reason] || r.reason }),
+          el('span', { className: 'when', title: 'requested ' + r.requestedAt + ', updated ' + r.updatedAt, text: ago(r.updatedAt) + ' ago' }),
+        ]),
+        el('div', { className: 'refund-body' }, body),
+        r.errorMessage || r.errorCode ? el('div', { className: 'refund-error', text: (r.errorCode ? r.errorCode + ': ' : '') + (r.errorMessage || '') }) : null,
+      ]);
+    }));
+  }
+
+  function refundNote(text, isError) {
+    var note = $('refund-message');
+    note.hidden = !text;
+    note.className = 'form-note refund-note' + (isError ? ' error' : '');
+    note.textContent = text;
+  }
+
+  $('refund-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var orderId = state.selected;
+    if (!orderId) return;
+    var button = $('refund-submit');
+    button.disabled = true;
+    refundNote('Asking for the refund…');
+    var body = $('refund-restock').checked ? {} : { restock: false };
+    api('/orders/' + encodeURIComponent(orderId) + '/refund', { method: 'POST', body: body }).then(function (answer) {
+      if (state.selected !== orderId) return undefined;
+      var already = answer.order.status === 'refunded';
+      state.refundAsked = already ? null : orderId;
+      refundNote(already ? 'This order is already refunded.' : 'Refund requested: the order becomes refunded when the provider confirms it.');
+      refreshOverview().catch(markStale);
+      refreshOrders().catch(markStale);
+      return loadTimeline(orderId).catch(function (error) {
+        refundNote('Refund requested, but the order could not be reloaded: ' + error.message, true);
+      });
+    }, function (error) {
+      if (state.selected === orderId) refundNote(error.message, true);
+    }).then(function () { button.disabled = false; });
+  });
 
   // ---------------------------------------------------------------- boot
   (function boot() {
