@@ -223,7 +223,7 @@ const schema = Joi.object({
   PAYMENT_RETRY_BACKOFF: bool.default(true),
   PAYMENT_CIRCUIT_ENABLED: bool.default(true),
   PAYMENT_CIRCUIT_ERROR_PERCENT: Joi.number().integer().min(1).max(99).default(80).messages({ '*': 'must be an integer from 1 to 99 (percent)' }),
-  PAYMENT_CIRCUIT_VOLUME: positiveInt.default(5),
+  PAYMENT_CIRCUIT_VOLUME: positiveInt.default(3),
   PAYMENT_CIRCUIT_WINDOW_S: Joi.number().integer().min(1).max(3600).default(30).messages({ '*': 'must be an integer from 1 to 3600 (seconds)' }),
   PAYMENT_CIRCUIT_RESET_S: Joi.number().integer().min(1).max(3600).default(10).messages({ '*': 'must be an integer from 1 to 3600 (seconds)' }),
   REFUND_MAX_ATTEMPTS: Joi.number().integer().min(1).max(16).default(14).messages({ '*': 'must be an integer from 1 to 16' }),

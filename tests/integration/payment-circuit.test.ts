@@ -4,7 +4,7 @@ import { invariantViolations } from '../helpers/invariants';
 /**
  * The circuit breaker around the payment provider, seen through the API: the admin overview's
  * circuit state, /metrics, /ready and the orders themselves. Settings are small so the test is
- * quick: it opens after 4 calls of which more than half failed, and probes after 2 s.
+ * quick: it opens once 2 calls were made and more than 80 % of them failed, and probes after 2 s.
  */
 describe('payment provider circuit breaker', () => {
   let t: TestApp;
@@ -14,7 +14,7 @@ describe('payment provider circuit breaker', () => {
       env: {
         PAYMENT_MAX_ATTEMPTS: '3',
         PAYMENT_RETRY_DELAY_S: '1',
-        PAYMENT_CIRCUIT_VOLUME: '4',
+        PAYMENT_CIRCUIT_VOLUME: '2',
         PAYMENT_CIRCUIT_WINDOW_S: '30',
         PAYMENT_CIRCUIT_RESET_S: '2',
       },
@@ -83,4 +83,35 @@ describe('payment provider circuit breaker', () => {
     expect((await circuit()).state).toBe('closed');
     expect(await metric('orderloop_payment_circuit_changes_total', 'open')).toBe(opensBefore);
   });
+});
+
+describe('payment provider circuit breaker, for a lone order', () => {
+  // Its own service: a circuit whose window holds no other order's calls.
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      workers: true,
+      env: { PAYMENT_MAX_ATTEMPTS: '3', PAYMENT_RETRY_DELAY_S: '1', PAYMENT_CIRCUIT_VOLUME: '2', PAYMENT_CIRCUIT_RESET_S: '2' },
+    });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  it('when a lone order meets an outage that outlasts many probes, then the failed probes do not use up its attempts and it completes once the provider is back', async () => {
+    const product = await createProduct({ stock: 5 });
+    t.payments.settings.down = true;
+    const id = (await t.http.post('/orders').send({ customerId: 'cust_circuit_lone', items: [{ sku: product.sku, quantity: 1 }] })).body.order.id;
+    // Each half-open period (2 s) lets this order's charge probe the provider once.
+    const probed = await eventually(async () => {
+      const o = (await t.http.get(`/orders/${id}`)).body.order;
+      const probes = o.timeline.filter((e: { event: string; message: string }) => e.event === 'PAYMENT_DEFERRED' && /probed the payment provider/.test(e.message));
+      return probes.length >= 4 ? o : null;
+    }, 40_000);
+    expect(probed.status).toBe('reserved');
+    expect(probed.paymentAttempts).toBeLessThan(3);
+    t.payments.settings.down = false;
+    expect((await waitForTerminal(t, id, 30_000)).status).toBe('completed');
+    expect(await invariantViolations(t)).toEqual([]);
+  }, 80_000);
 });

@@ -90,6 +90,23 @@ describe('refunds', () => {
     expect(events(o).filter((e) => e === 'ORDER_REFUNDED')).toHaveLength(1);
   });
 
+  it('when orders are read while their refunds settle, then every answer is one moment: a completed order never shows a paid refund or a story ending in ORDER_REFUNDED', async () => {
+    const orders = await Promise.all(Array.from({ length: 8 }, (_, i) => completedOrder(`cust_refund_snapshot_${i}`, 1, 5)));
+    t.payments.settings.latencyMs = 50;
+    const answers: Array<{ status: string; refund: string | null; last: string }> = [];
+    await Promise.all(orders.map(async ({ order: done }) => {
+      expect((await t.http.post(`/orders/${done.id}/refund`).send({})).status).toBe(202);
+      await eventually(async () => {
+        const o = await order(done.id);
+        answers.push({ status: o.status, refund: o.refunds[0]?.status ?? null, last: o.timeline[o.timeline.length - 1].event });
+        return o.status === 'refunded';
+      }, 20_000, 5);
+    }));
+    const mixed = answers.filter((a) => (a.status === 'refunded') !== (a.last === 'ORDER_REFUNDED') || (a.status === 'completed' && a.refund === 'succeeded'));
+    expect(mixed).toEqual([]);
+    expect(answers.length).toBeGreaterThan(orders.length);
+  });
+
   it('when the refund says restock false, then the goods stay sold', async () => {
     const { product, order: done } = await completedOrder('cust_refund_keep', 2, 10);
     expect((await t.http.post(`/orders/${done.id}/refund`).send({ restock: false })).status).toBe(202);

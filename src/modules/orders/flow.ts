@@ -235,7 +235,8 @@ export class OrderFlow {
     const log = this.ctx.logger.child({ orderId, jobId: meta.jobId, requestId: meta.requestId, step: 'charge' });
 
     // While the provider's circuit is open no call can be made: the charge waits, its attempts unspent.
-    if (this.ctx.payments.circuit && !this.ctx.payments.circuit.admits()) {
+    const admission = this.ctx.payments.circuit?.admission() ?? 'call';
+    if (!admission) {
       await this.deferCharge(orderId, meta);
       return 'deferred';
     }
@@ -266,8 +267,8 @@ export class OrderFlow {
       const durationMs = Date.now() - started;
       if (error instanceof ProviderCircuitOpenError) {
         // The circuit opened between the claim and the call: nothing reached the provider.
-        await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt));
-        await this.deferCharge(orderId, meta);
+        await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt, meta, `attempt ${attempt} was not made: the payment provider is unavailable`));
+        await this.deferCharge(orderId, meta, { logged: true });
         return 'deferred';
       }
       // The technical detail goes to this log line and the admin-only column; clients get the code and its plain message.
@@ -281,6 +282,13 @@ export class OrderFlow {
         return 'done';
       }
       const failure = asPaymentError(error);
+      if (admission === 'probe') {
+        // This call probed the half-open circuit for everyone; its failure says the outage goes on, not that this order's payment failed.
+        log.info({ attempt, code: failure.code, detail: failure.detail }, 'circuit probe failed: the attempt is given back and the charge waits');
+        await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt, meta, `attempt ${attempt} probed the payment provider, which is still unavailable (${failure.code}); it does not count`));
+        await this.deferCharge(orderId, meta, { logged: true });
+        return 'deferred';
+      }
       const last = attempt >= settings.maxAttempts;
       await this.chargeDbSteps(() => this.recordFailedAttempt(
         { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: failure.code, detail: failure.detail },
@@ -303,10 +311,10 @@ export class OrderFlow {
    * put off together do not all come back at once), and this job ends. No attempt is spent. The
    * order's story says so once, on the first deferral.
    */
-  private async deferCharge(orderId: string, meta: JobMeta): Promise<void> {
+  private async deferCharge(orderId: string, meta: JobMeta, options: { logged?: boolean } = {}): Promise<void> {
     const deferrals = (meta.deferrals ?? 0) + 1;
     const startAfter = deferralSeconds(this.ctx.payments.circuit?.nextProbeAt ?? null, this.ctx.config.payments.circuit.resetSeconds);
-    if (deferrals === 1) {
+    if (deferrals === 1 && !options.logged) {
       await this.chargeDbSteps(() => appendOrderLogs(this.db, orderId, [{
         event: 'PAYMENT_DEFERRED',
         message: 'The payment provider is unavailable: the charge waits until it answers again, without spending an attempt',
@@ -319,12 +327,26 @@ export class OrderFlow {
     this.ctx.logger.debug({ orderId, jobId: meta.jobId, requestId: meta.requestId, deferrals, startAfter, step: 'charge' }, 'charge deferred: payment provider circuit open');
   }
 
-  /** Gives back an attempt that was claimed but never made: its count and its lease. */
-  private async giveBackAttempt(orderId: string, attempt: number): Promise<void> {
-    await Order.update(
-      { paymentAttempts: attempt - 1, paymentLeaseUntil: null },
-      { where: { id: orderId, status: 'reserved', paymentAttempts: attempt }, silent: true },
-    );
+  /**
+   * Gives back an attempt that does not count (never made, or a failed probe of the half-open
+   * circuit): its count and its lease, with a PAYMENT_DEFERRED row saying why, since its
+   * PAYMENT_ATTEMPT row is already in the story.
+   */
+  private async giveBackAttempt(orderId: string, attempt: number, meta: JobMeta, why: string): Promise<void> {
+    await this.db.transaction(async (transaction) => {
+      const [given] = await Order.update(
+        { paymentAttempts: attempt - 1, paymentLeaseUntil: null },
+        { where: { id: orderId, status: 'reserved', paymentAttempts: attempt }, silent: true, transaction },
+      );
+      if (!given) return;
+      await appendOrderLogs(this.db, orderId, [{
+        event: 'PAYMENT_DEFERRED',
+        attempt,
+        message: `The charge waits until the payment provider answers again: ${why}`,
+        details: { circuit: 'open', attemptGivenBack: attempt },
+        jobId: meta.jobId,
+      }], transaction);
+    });
   }
 
   /**

@@ -83,7 +83,8 @@ export class RefundFlow {
    */
   async run(orderId: string, meta: JobMeta): Promise<'done' | 'skipped' | 'deferred'> {
     const circuit = this.ctx.payments.circuit;
-    if (circuit && !circuit.admits()) {
+    const admission = circuit?.admission() ?? 'call';
+    if (!admission) {
       await this.defer(orderId, meta);
       return 'deferred';
     }
@@ -120,6 +121,12 @@ export class RefundFlow {
         return 'deferred';
       }
       const failure = asPaymentError(error);
+      if (admission === 'probe' && !(failure instanceof RefundRefusedError)) {
+        // A failed probe of the half-open circuit says the outage goes on; it is not this refund's attempt.
+        await giveBackRefundAttempt(orderId, attempt.attempt);
+        await this.defer(orderId, meta);
+        return 'deferred';
+      }
       const final = failure instanceof RefundRefusedError || attempt.attempt >= this.ctx.config.payments.refunds.maxAttempts;
       await this.failedAttempt(orderId, attempt, failure.code, failure.detail, final, meta);
       if (final) {

@@ -70,6 +70,8 @@ const ITEMS: Includeable = { association: 'items', separate: true, order: [['id'
 const PAYMENTS: Includeable = { association: 'payments', separate: true, order: [['attempt', 'ASC']], attributes: [...PAYMENT_VIEW_ATTRIBUTES] };
 const REFUNDS: Includeable = { association: 'refunds', separate: true, attributes: ['orderId', ...REFUND_VIEW_ATTRIBUTES] };
 const LOGS: Includeable = { association: 'logs', separate: true, order: [['id', 'ASC']] };
+/** An order that keeps changing while it is read is answered as the last read saw it. */
+const VISIBLE_READS = 3;
 
 /**
  * The list cursor is the last row's (created_at, id), created_at in the database's own text
@@ -223,9 +225,17 @@ export class OrderService {
 
   /** The order as a client may see it: a customer client finds only its own orders. */
   private async visible(orderId: string, customerId: string | undefined, include: Includeable[]): Promise<Order> {
-    const order = await Order.findOne({ where: { id: orderId, ...(customerId ? { customerId } : {}) }, include });
-    if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
-    return order;
+    const where = { id: orderId, ...(customerId ? { customerId } : {}) };
+    // The includes are read after the order row: a change committing in between (a refund
+    // settling) showed a completed order with a paid refund and a story ending in ORDER_REFUNDED.
+    // Every status change touches updated_at, so the answer stands once the row is read unchanged.
+    for (let read = 1; ; read += 1) {
+      const order = await Order.findOne({ where, include });
+      if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
+      if (read === VISIBLE_READS) return order;
+      const now = await Order.findByPk(orderId, { attributes: ['status', 'updatedAt'] });
+      if (now?.status === order.status && now.updatedAt.getTime() === order.updatedAt.getTime()) return order;
+    }
   }
 
   async get(orderId: string, customerId?: string) {

@@ -100,15 +100,15 @@ export class ProviderCircuit {
   }
 
   /**
-   * Whether a call made now would reach the provider. A half-open circuit says yes to one caller
-   * only (its probe), so the jobs that come back together do not all claim their orders for a call
-   * that only one of them may make.
+   * Whether a call made now would reach the provider: 'call' while closed, 'probe' for the one
+   * caller a half-open circuit lets through (so the jobs that come back together do not all claim
+   * their orders for a call only one of them may make), null while it lets nothing through.
    */
-  admits(): boolean {
-    if (!this.breaker || this.breaker.closed) return true;
-    if (!this.breaker.halfOpen || !this.breaker.pendingClose || Date.now() < this.probeHeldUntil) return false;
+  admission(): 'call' | 'probe' | null {
+    if (!this.breaker || this.breaker.closed) return 'call';
+    if (!this.breaker.halfOpen || !this.breaker.pendingClose || Date.now() < this.probeHeldUntil) return null;
     this.probeHeldUntil = Date.now() + PROBE_HOLD_MS;
-    return true;
+    return 'probe';
   }
 
   /** Makes a call through the circuit; rejects with ProviderCircuitOpenError when it is open. */
