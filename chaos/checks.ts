@@ -83,14 +83,14 @@ export function formatCounts(counts: Record<string, number>): string {
   return entries.length ? entries.map(([k, v]) => `${k}: ${v}`).join(', ') : 'none';
 }
 
-interface ProviderCharge {
+export interface ProviderCharge {
   id: string;
   orderId: string;
   amountCents: number;
   status: 'succeeded' | 'declined';
 }
 
-interface ProviderRefund {
+export interface ProviderRefund {
   id: string;
   chargeId: string;
   orderId: string;
@@ -99,7 +99,8 @@ interface ProviderRefund {
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'refunded'];
 
-async function providerList<T>(url: string): Promise<T[]> {
+/** The items of one of the payment mock's lists (GET /charges, GET /refunds). */
+export async function providerList<T>(url: string): Promise<T[]> {
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { items: T[] }).items;

@@ -1,5 +1,5 @@
 import { rows, sleep } from '../cluster';
-import { createProducts, finalChecks } from '../checks';
+import { createProducts, finalChecks, providerList, type ProviderCharge, type ProviderRefund } from '../checks';
 import { sendOrders, waitForAllTerminal } from '../load';
 import { QUEUES } from '../../src/queue/queues';
 import { CHAOS_ENV, randomItem, seconds, startStack, type Scenario, type Stack } from './common';
@@ -19,31 +19,12 @@ const JOB_EXPIRE_S = 30;
 /**
  * Orders completed before the pause: the circuit breaker's window then holds successes, so the
  * calls that time out when the worker wakes do not open it. CHAOS_LATE_CHARGE_WARMUP=0 pauses
- * as soon as charges are in flight: the timeouts open the circuit, and the lookups that would
- * find the charges made meanwhile are refused (see the report of issue #15).
+ * as soon as charges are in flight: the timeouts open the circuit and the lookups are refused,
+ * so the charges made meanwhile are found by the check one lease after each close instead.
  */
 const WARM_UP_COMPLETED = Number(process.env.CHAOS_LATE_CHARGE_WARMUP ?? 20);
 /** Completed orders an admin refunds at the end (POST /orders/:id/refund). */
 const ADMIN_REFUNDS = 4;
-
-interface ProviderCharge {
-  id: string;
-  orderId: string;
-  amountCents: number;
-  status: 'succeeded' | 'declined';
-}
-
-interface ProviderRefund {
-  id: string;
-  chargeId: string;
-  orderId: string;
-  amountCents: number;
-}
-
-async function providerItems<T>(url: string): Promise<T[]> {
-  const res = await fetch(url);
-  return ((await res.json()) as { items: T[] }).items;
-}
 
 /** Waits until the payment queues hold no job still to run (a retry that might yet find a charge included). */
 async function paymentJobsSettled(stack: Stack, timeoutMs: number): Promise<number> {
@@ -143,8 +124,8 @@ export const lateCharge: Scenario = {
       report.figure('orders and refunds settled after the resume', open ? `not within ${seconds(Date.now() - resumedAt)} (${open} open)` : seconds(Date.now() - resumedAt));
 
       // The late charges: cancelled orders the provider holds a successful charge for.
-      const charges = (await providerItems<ProviderCharge>(`${stack.paymentUrl}/charges`)).filter((c) => c.status === 'succeeded');
-      const refunds = await providerItems<ProviderRefund>(`${stack.paymentUrl}/refunds`);
+      const charges = (await providerList<ProviderCharge>(`${stack.paymentUrl}/charges`)).filter((c) => c.status === 'succeeded');
+      const refunds = await providerList<ProviderRefund>(`${stack.paymentUrl}/refunds`);
       const statuses = new Map((await rows<{ id: string; status: string }>(stack.db.pool, `SELECT id, status FROM "Orders"`)).map((o) => [o.id, o.status]));
       const late = charges.filter((c) => statuses.get(c.orderId) === 'cancelled');
       report.figure('late charges (cancelled orders the provider charged)', late.length);

@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { buildApp } from '../../src/app';
 import { createClient } from '../../src/modules/auth';
 import { listen, type RunningServer } from '../../src/shared/http-server';
 import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
+import { closeChromium, launchChromium } from '../helpers/browser';
 
 /**
  * The dashboard's demo controls exist only where the mocks run in the service's own process: when
@@ -13,37 +11,26 @@ import { createProduct, startTestApp, type TestApp } from '../helpers/test-app';
  * neither runs). Headless Chromium, as in dashboard.test.ts.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN = { clientId: 'controls-admin', secret: 'controls-admin-secret-0123456789' };
 
 describe('dashboard demo controls', () => {
   let t: TestApp;
   let paymentsOnly: RunningServer;
   let noMocks: RunningServer;
-  let userDataDir: string;
   let browser: BrowserContext;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH).`);
-    }
     // No warehouse URL: the test app runs its payment mock only.
     t = await startTestApp();
     await createClient({ clientId: ADMIN.clientId, role: 'admin', secret: ADMIN.secret });
     await createProduct({ stock: 5 });
     paymentsOnly = await listen(t.app, 0);
     noMocks = await listen(buildApp({ ...t.ctx, mocksInProcess: { payments: false, warehouse: false } }), 0);
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderloop-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeChromium(browser);
     await paymentsOnly?.close();
     await noMocks?.close();
     await t?.stop();

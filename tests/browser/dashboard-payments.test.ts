@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { createClient } from '../../src/modules/auth';
 import { Product } from '../../src/modules/catalog';
 import { PaymentCircuit } from '../../src/modules/payments';
 import { listen, type RunningServer } from '../../src/shared/http-server';
 import { createProduct, eventually, startTestApp, waitForTerminal, type TestApp } from '../helpers/test-app';
+import { closeChromium, launchChromium, watchedPage } from '../helpers/browser';
 
 /**
  * The dashboard's payment side in headless Chromium (as dashboard.test.ts): an admin refunds a
@@ -16,18 +16,7 @@ import { createProduct, eventually, startTestApp, waitForTerminal, type TestApp 
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'tests', 'artifacts');
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ADMIN = { clientId: 'payments-admin', secret: 'payments-admin-secret-0123456789' };
 /** A second worker process, as `ROLE=worker` × 2 would have: its row in "Payment_Circuits" (the test runs one process). */
 const OTHER_WORKER = 'worker-b.example:4242';
@@ -35,18 +24,11 @@ const OTHER_WORKER = 'worker-b.example:4242';
 describe('dashboard: refunds and the payment provider card in a real browser', () => {
   let t: TestApp;
   let server: RunningServer;
-  let userDataDir: string;
   let browser: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}. The dashboard's browser tests need it and do not skip: ` +
-          'install it with `apt-get update && apt-get install -y chromium` (or set CHROMIUM_PATH to a Chromium binary).',
-      );
-    }
     t = await startTestApp({
       workers: true,
       env: {
@@ -62,20 +44,9 @@ describe('dashboard: refunds and the payment provider card in a real browser', (
     await createClient({ clientId: ADMIN.clientId, role: 'admin', secret: ADMIN.secret });
     server = await listen(t.app, 0);
 
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderloop-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1440, height: 900 },
-      baseURL: server.url,
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      // This app runs no warehouse mock: the page's probe of its demo controls is answered 404, as it should be.
-      if (message.type() === 'error' && !message.location().url.endsWith('/admin/mocks/warehouse')) pageErrors.push(`console: ${message.text()}`);
-    });
+    browser = await launchChromium({ viewport: { width: 1440, height: 900 }, baseURL: server.url });
+    // This app runs no warehouse mock: the page's probe of its demo controls is answered 404, as it should be.
+    page = await watchedPage(browser, pageErrors, (url) => url.endsWith('/admin/mocks/warehouse'));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
 
     await page.goto('/dashboard');
@@ -86,8 +57,7 @@ describe('dashboard: refunds and the payment provider card in a real browser', (
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeChromium(browser);
     await server?.close();
     await t?.stop();
   });

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { runSeeders } from '../../src/db/migrate';
 import { startWarehouseMock, type RunningWarehouseMock } from '../../src/mocks/warehouse';
 import { createClient } from '../../src/modules/auth';
 import { listen, type RunningServer } from '../../src/shared/http-server';
 import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { closeChromium, launchChromium, watchedPage } from '../helpers/browser';
 
 /**
  * The operations dashboard in headless Chromium (Debian's chromium, driven by playwright-core):
@@ -16,19 +16,8 @@ import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'tests', 'artifacts');
 const DOCS_SCREENSHOT = process.env.DASHBOARD_DOCS_SCREENSHOT === '1';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ADMIN = { clientId: 'dashboard-admin', secret: 'dashboard-admin-secret-0123456789' };
 const SHOP = { clientId: 'dashboard-shop', secret: 'dashboard-shop-secret-0123456789' };
 
@@ -36,18 +25,11 @@ describe('operations dashboard in a real browser', () => {
   let t: TestApp;
   let warehouse: RunningWarehouseMock;
   let server: RunningServer;
-  let userDataDir: string;
   let browser: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}. The dashboard's browser test needs it and does not skip: ` +
-          'install it with `apt-get update && apt-get install -y chromium` (or set CHROMIUM_PATH to a Chromium binary).',
-      );
-    }
     warehouse = await startWarehouseMock({ drift: false, failureRate: 0, latencyMs: 0 }, 0);
     t = await startTestApp({
       workers: true,
@@ -64,25 +46,13 @@ describe('operations dashboard in a real browser', () => {
     await createClient({ clientId: SHOP.clientId, role: 'customer', customerId: 'cust_001', secret: SHOP.secret });
     server = await listen(t.app, 0);
 
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderloop-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1440, height: 900 },
-      baseURL: server.url,
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
-    });
+    browser = await launchChromium({ viewport: { width: 1440, height: 900 }, baseURL: server.url });
+    page = await watchedPage(browser, pageErrors);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeChromium(browser);
     await server?.close();
     await t?.stop();
     await warehouse?.close();
