@@ -109,7 +109,8 @@ describe('payment provider circuit breaker, for a lone order', () => {
       return probes.length >= 4 ? o : null;
     }, 40_000);
     expect(probed.status).toBe('reserved');
-    expect(probed.paymentAttempts).toBeLessThan(3);
+    // The attempts recorded, not the counter: that also counts a probe in flight, given back if it fails.
+    expect(probed.payments.filter((p: { outcome: string }) => p.outcome === 'failed').length).toBeLessThan(3);
     t.payments.settings.down = false;
     expect((await waitForTerminal(t, id, 30_000)).status).toBe('completed');
     expect(await invariantViolations(t)).toEqual([]);
