@@ -16,6 +16,7 @@ import {
 } from '../payments';
 import { metrics } from '../../observability/metrics';
 import { failStory, releaseAndClose } from './close';
+import { deferWhileCircuitOpen } from './deferral';
 import { checkForLateChargeAfterClose, requestLateChargeRefund } from './late-charge';
 import { claimCharges, type ClaimRow } from './data/claim-charges';
 import { linesForReserveBatch } from './data/lines-for-reserve-batch';
@@ -61,15 +62,6 @@ interface PaidCharge {
 
 /** How long a charge's claim or success waits for others to share its statement or transaction. */
 const GROUP_WINDOW_MS = 2;
-
-/**
- * Seconds until a job put off by the open circuit should come back: after its next probe, spread
- * over one reset period (at least a second; a half-open circuit's probe is already taken).
- */
-export function deferralSeconds(nextProbeAt: Date | null, resetSeconds: number): number {
-  const untilProbe = nextProbeAt ? Math.ceil((nextProbeAt.getTime() - Date.now()) / 1000) : 0;
-  return Math.max(1, untilProbe) + Math.floor(Math.random() * resetSeconds);
-}
 
 /** PAYMENT_SUCCEEDED, STOCK_COMMITTED and ORDER_COMPLETED: a paid order's last log rows. */
 function paidStory(p: PaidCharge, committed: SettledLine[]): OrderLogEntry[] {
@@ -267,8 +259,7 @@ export class OrderFlow {
       const durationMs = Date.now() - started;
       if (error instanceof ProviderCircuitOpenError) {
         // The circuit opened between the claim and the call: nothing reached the provider.
-        await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt, meta, `attempt ${attempt} was not made: the payment provider is unavailable`));
-        await this.deferCharge(orderId, meta, { logged: true });
+        await this.giveBackAndDefer(orderId, attempt, meta, `attempt ${attempt} was not made: the payment provider is unavailable`);
         return 'deferred';
       }
       // The technical detail goes to this log line and the admin-only column; clients get the code and its plain message.
@@ -285,8 +276,7 @@ export class OrderFlow {
       if (admission === 'probe') {
         // This call probed the half-open circuit for everyone; its failure says the outage goes on, not that this order's payment failed.
         log.info({ attempt, code: failure.code, detail: failure.detail }, 'circuit probe failed: the attempt is given back and the charge waits');
-        await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt, meta, `attempt ${attempt} probed the payment provider, which is still unavailable (${failure.code}); it does not count`));
-        await this.deferCharge(orderId, meta, { logged: true });
+        await this.giveBackAndDefer(orderId, attempt, meta, `attempt ${attempt} probed the payment provider, which is still unavailable (${failure.code}); it does not count`);
         return 'deferred';
       }
       const last = attempt >= settings.maxAttempts;
@@ -306,15 +296,11 @@ export class OrderFlow {
   }
 
   /**
-   * Puts a charge off until the provider's circuit may let a call through again: the same charge
-   * is sent again to start after the next probe (spread over one reset period, so the charges
-   * put off together do not all come back at once), and this job ends. No attempt is spent. The
-   * order's story says so once, on the first deferral.
+   * Puts a charge off while the provider's circuit is open (deferral.ts); no attempt is spent. The
+   * order's story says so once, on the first deferral, unless the caller already wrote why.
    */
   private async deferCharge(orderId: string, meta: JobMeta, options: { logged?: boolean } = {}): Promise<void> {
-    const deferrals = (meta.deferrals ?? 0) + 1;
-    const startAfter = deferralSeconds(this.ctx.payments.circuit?.nextProbeAt ?? null, this.ctx.config.payments.circuit.resetSeconds);
-    if (deferrals === 1 && !options.logged) {
+    if (!meta.deferrals && !options.logged) {
       await this.chargeDbSteps(() => appendOrderLogs(this.db, orderId, [{
         event: 'PAYMENT_DEFERRED',
         message: 'The payment provider is unavailable: the charge waits until it answers again, without spending an attempt',
@@ -322,9 +308,13 @@ export class OrderFlow {
         jobId: meta.jobId,
       }]));
     }
-    await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId, deferrals }, { startAfter });
-    metrics.providerCallsDeferred.inc({ call: 'charge' });
-    this.ctx.logger.debug({ orderId, jobId: meta.jobId, requestId: meta.requestId, deferrals, startAfter, step: 'charge' }, 'charge deferred: payment provider circuit open');
+    await deferWhileCircuitOpen(this.ctx, QUEUES.ORDER_CHARGE, orderId, meta);
+  }
+
+  /** An attempt claimed for a call that did not count (never made, or a failed probe): given back, and the charge waits. */
+  private async giveBackAndDefer(orderId: string, attempt: number, meta: JobMeta, why: string): Promise<void> {
+    await this.chargeDbSteps(() => this.giveBackAttempt(orderId, attempt, meta, why));
+    await this.deferCharge(orderId, meta, { logged: true });
   }
 
   /**

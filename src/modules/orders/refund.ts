@@ -1,5 +1,4 @@
 import type { AppContext } from '../../context';
-import { metrics } from '../../observability/metrics';
 import { QUEUES } from '../../queue/queues';
 import { AppError } from '../../shared/errors';
 import { restockOrder } from '../inventory';
@@ -20,7 +19,8 @@ import {
   type PaymentFailureCode,
   type RefundAttempt,
 } from '../payments';
-import { RetryableStepError, deferralSeconds, type JobMeta } from './flow';
+import { deferWhileCircuitOpen } from './deferral';
+import { RetryableStepError, type JobMeta } from './flow';
 import { requestLateChargeRefund } from './late-charge';
 import { paymentIdempotencyKey, refundIdempotencyKey } from './lifecycle';
 import { Order } from './models';
@@ -85,7 +85,7 @@ export class RefundFlow {
     const circuit = this.ctx.payments.circuit;
     const admission = circuit?.admission() ?? 'call';
     if (!admission) {
-      await this.defer(orderId, meta);
+      await deferWhileCircuitOpen(this.ctx, QUEUES.ORDER_REFUND, orderId, meta);
       return 'deferred';
     }
     let attempt = await beginRefundAttempt(this.db, orderId);
@@ -97,7 +97,7 @@ export class RefundFlow {
         if (!(await this.collectLateCharge(orderId, meta))) return 'skipped';
       } catch (error) {
         if (error instanceof ProviderCircuitOpenError) {
-          await this.defer(orderId, meta);
+          await deferWhileCircuitOpen(this.ctx, QUEUES.ORDER_REFUND, orderId, meta);
           return 'deferred';
         }
         const failure = asPaymentError(error);
@@ -115,16 +115,12 @@ export class RefundFlow {
       log.info({ refundId }, 'refund succeeded');
       return 'done';
     } catch (error) {
-      if (error instanceof ProviderCircuitOpenError) {
+      const failure = error instanceof ProviderCircuitOpenError ? null : asPaymentError(error);
+      // Not made (the circuit opened since the admission), or a failed probe of the half-open
+      // circuit, which says the outage goes on: neither is this refund's attempt.
+      if (!failure || (admission === 'probe' && !(failure instanceof RefundRefusedError))) {
         await giveBackRefundAttempt(orderId, attempt.attempt);
-        await this.defer(orderId, meta);
-        return 'deferred';
-      }
-      const failure = asPaymentError(error);
-      if (admission === 'probe' && !(failure instanceof RefundRefusedError)) {
-        // A failed probe of the half-open circuit says the outage goes on; it is not this refund's attempt.
-        await giveBackRefundAttempt(orderId, attempt.attempt);
-        await this.defer(orderId, meta);
+        await deferWhileCircuitOpen(this.ctx, QUEUES.ORDER_REFUND, orderId, meta);
         return 'deferred';
       }
       const final = failure instanceof RefundRefusedError || attempt.attempt >= this.ctx.config.payments.refunds.maxAttempts;
@@ -227,13 +223,5 @@ export class RefundFlow {
     await this.db.transaction(async (transaction) => {
       if (await settleRefund(orderId, { status: 'failed', code, detail }, transaction)) await appendOrderLogs(this.db, orderId, [entry], transaction);
     });
-  }
-
-  private async defer(orderId: string, meta: JobMeta): Promise<void> {
-    const deferrals = (meta.deferrals ?? 0) + 1;
-    const startAfter = deferralSeconds(this.ctx.payments.circuit?.nextProbeAt ?? null, this.ctx.config.payments.circuit.resetSeconds);
-    await this.ctx.queue.send(QUEUES.ORDER_REFUND, { orderId, requestId: meta.requestId, deferrals }, { startAfter });
-    metrics.providerCallsDeferred.inc({ call: 'refund' });
-    this.ctx.logger.debug({ orderId, jobId: meta.jobId, deferrals, startAfter, step: 'refund' }, 'refund deferred: payment provider circuit open');
   }
 }

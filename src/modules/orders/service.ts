@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { grouped } from '../../shared/grouped';
 import { cancelStory, releaseAndClose } from './close';
 import { intake, type IntakeLine, type IntakeOrder } from './data/intake';
-import { OPEN_STATUSES } from './lifecycle';
+import { OPEN_STATUSES, TRANSITIONS, type OrderStatus } from './lifecycle';
 import { RefundFlow } from './refund';
 import { checkForLateChargeAfterClose } from './late-charge';
 import { Order } from './models';
@@ -228,11 +228,12 @@ export class OrderService {
     const where = { id: orderId, ...(customerId ? { customerId } : {}) };
     // The includes are read after the order row: a change committing in between (a refund
     // settling) showed a completed order with a paid refund and a story ending in ORDER_REFUNDED.
-    // Every status change touches updated_at, so the answer stands once the row is read unchanged.
+    // Every status change touches updated_at, so the answer stands once the row is read unchanged;
+    // an order in a status nothing moves on from needs no second look.
     for (let read = 1; ; read += 1) {
       const order = await Order.findOne({ where, include });
       if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
-      if (read === VISIBLE_READS) return order;
+      if (read === VISIBLE_READS || TRANSITIONS[order.status as OrderStatus].length === 0) return order;
       const now = await Order.findByPk(orderId, { attributes: ['status', 'updatedAt'] });
       if (now?.status === order.status && now.updatedAt.getTime() === order.updatedAt.getTime()) return order;
     }

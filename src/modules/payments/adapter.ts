@@ -139,22 +139,31 @@ export class HttpPaymentAdapter implements PaymentAdapter {
    * looked at. Without this, the order failed after its last attempt while the customer had
    * been charged (chaos run: 1 in 500 orders at a 30% failure rate).
    */
-  async charge(request: ChargeRequest): Promise<ChargeResult> {
+  charge(request: ChargeRequest): Promise<ChargeResult> {
+    return this.callOrLookUp(() => this.chargeOnce(request), () => this.findCharge(request), (found) => {
+      if (found.status === 'succeeded') return { chargeId: found.chargeId };
+      throw new PaymentDeclinedError('CARD_DECLINED', { call: 'charge lookup', status: 200, message: 'the provider holds a declined charge under this idempotency key' });
+    });
+  }
+
+  /**
+   * A call that moves money, through the circuit; when it fails leaving its outcome unknown, the
+   * provider is asked what it holds under the call's idempotency key, and what it holds (`settle`)
+   * is the answer. A lookup that fails too leaves the call's failure, saying so (lookupFailed).
+   */
+  private async callOrLookUp<R, F>(call: () => Promise<R>, lookUp: () => Promise<F | null>, settle: (found: F) => R): Promise<R> {
     try {
-      return await this.through(() => this.chargeOnce(request));
+      return await this.through(call);
     } catch (error) {
       if (!(error instanceof TransientPaymentError)) throw error;
-      let found: ChargeLookup | null;
+      let found: F | null;
       try {
-        found = await this.findCharge(request);
+        found = await lookUp();
       } catch (lookupError) {
         throw withLookupFailure(error, lookupError);
       }
-      if (found?.status === 'succeeded') return { chargeId: found.chargeId };
-      if (found?.status === 'declined') {
-        throw new PaymentDeclinedError('CARD_DECLINED', { call: 'charge lookup', status: 200, message: 'the provider holds a declined charge under this idempotency key' });
-      }
-      throw error;
+      if (found === null) throw error;
+      return settle(found);
     }
   }
 
@@ -166,20 +175,8 @@ export class HttpPaymentAdapter implements PaymentAdapter {
    * One refund; when its outcome is unknown (timeout, network error, 5xx, 429), the provider is
    * asked what it holds under the idempotency key, as for charges.
    */
-  async refund(request: RefundRequest): Promise<RefundResult> {
-    try {
-      return await this.through(() => this.refundOnce(request));
-    } catch (error) {
-      if (!(error instanceof TransientPaymentError)) throw error;
-      let found: RefundResult | null;
-      try {
-        found = await this.lookingUp(() => this.findRefundOnce(request));
-      } catch (lookupError) {
-        throw withLookupFailure(error, lookupError);
-      }
-      if (found) return found;
-      throw error;
-    }
+  refund(request: RefundRequest): Promise<RefundResult> {
+    return this.callOrLookUp(() => this.refundOnce(request), () => this.lookingUp(() => this.findRefundOnce(request)), (found) => found);
   }
 
   private async refundOnce(request: RefundRequest): Promise<RefundResult> {
@@ -207,34 +204,33 @@ export class HttpPaymentAdapter implements PaymentAdapter {
   }
 
   private async findRefundOnce(request: RefundRequest): Promise<RefundResult | null> {
-    let response;
-    try {
-      response = await this.http.get('/refunds', { params: { orderId: request.orderId } });
-    } catch (error) {
-      throw noAnswer('refund lookup', error);
-    }
-    const items = (response.data as { items?: Array<{ id?: unknown; status?: unknown; idempotencyKey?: unknown }> } | undefined)?.items;
-    if (response.status !== 200 || !Array.isArray(items)) {
-      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer('refund lookup', response.status, response.data, `answered ${response.status} to a refund lookup`));
-    }
-    const refund = items.find((r) => r.idempotencyKey === request.idempotencyKey && typeof r.id === 'string' && r.status === 'succeeded');
-    return refund ? { refundId: refund.id as string } : null;
+    const refund = await this.heldUnderKey('refund lookup', '/refunds', request);
+    return refund?.status === 'succeeded' ? { refundId: refund.id } : null;
   }
 
   private async findChargeOnce(request: Pick<ChargeRequest, 'orderId' | 'idempotencyKey'>): Promise<ChargeLookup | null> {
+    const charge = await this.heldUnderKey('charge lookup', '/charges', request);
+    return charge && { chargeId: charge.id, status: charge.status === 'succeeded' ? 'succeeded' : 'declined' };
+  }
+
+  /** What the provider's list at `path` (GET /charges, GET /refunds) holds for the order under the idempotency key. */
+  private async heldUnderKey(
+    call: 'charge lookup' | 'refund lookup',
+    path: string,
+    request: { orderId: string; idempotencyKey: string },
+  ): Promise<{ id: string; status: unknown } | null> {
     let response;
     try {
-      response = await this.http.get('/charges', { params: { orderId: request.orderId } });
+      response = await this.http.get(path, { params: { orderId: request.orderId } });
     } catch (error) {
-      throw noAnswer('charge lookup', error);
+      throw noAnswer(call, error);
     }
     const items = (response.data as { items?: Array<{ id?: unknown; status?: unknown; idempotencyKey?: unknown }> } | undefined)?.items;
     if (response.status !== 200 || !Array.isArray(items)) {
-      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer('charge lookup', response.status, response.data, `answered ${response.status} to a charge lookup`));
+      throw new TransientPaymentError(reasonOfStatus(response.status), badAnswer(call, response.status, response.data, `answered ${response.status} to a ${call}`));
     }
-    const charge = items.find((c) => c.idempotencyKey === request.idempotencyKey && typeof c.id === 'string');
-    if (!charge) return null;
-    return { chargeId: charge.id as string, status: charge.status === 'succeeded' ? 'succeeded' : 'declined' };
+    const item = items.find((i) => i.idempotencyKey === request.idempotencyKey && typeof i.id === 'string');
+    return item ? { id: item.id as string, status: item.status } : null;
   }
 
   private async chargeOnce(request: ChargeRequest): Promise<ChargeResult> {
