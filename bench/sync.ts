@@ -8,6 +8,7 @@ import { startWarehouseMock } from '../src/mocks/warehouse';
 import { InventoryService, registerInventoryJobs, SyncRunner } from '../src/modules/inventory';
 import { TokenService } from '../src/modules/auth';
 import { HttpPaymentAdapter } from '../src/modules/payments';
+import { EventHub } from '../src/modules/events';
 import { JobQueue } from '../src/queue/job-queue';
 import { createLogger } from '../src/shared/logger';
 import { benchDatabase, printTable, waitUntil } from './harness';
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
       logger,
       sequelize,
       queue,
+      // Unused until a sync publishes an event to a live stream: it connects only on first use.
+      eventHub: new EventHub(database.url, logger),
       payments: new HttpPaymentAdapter('http://127.0.0.1:1', 1000),
       // Unused here: the bench calls the sync and the service directly, not over HTTP.
       tokens: new TokenService('bench-sync-secret-that-is-long-enough-000', 3600),

@@ -11,6 +11,7 @@ import { ordersRouter } from './modules/orders';
 import { catalogRouter } from './modules/catalog';
 import { inventoryRouter } from './modules/inventory';
 import { adminRouter } from './modules/admin';
+import { eventsRouter } from './modules/events';
 import { dashboardRouter } from './modules/admin';
 import { httpMetrics } from './observability/http-metrics';
 import { metricsRouter } from './observability/routes';
@@ -54,6 +55,7 @@ export function buildApp(ctx: AppContext): Express {
   app.use(ordersRouter(ctx));
   app.use(catalogRouter(ctx));
   app.use(inventoryRouter(ctx));
+  app.use(eventsRouter(ctx));
   app.use(adminRouter(ctx));
   app.use(metricsRouter(ctx));
 

@@ -5,6 +5,7 @@ import type { Logger } from './shared/logger';
 import type { PaymentAdapter } from './modules/payments';
 import type { TokenService } from './modules/auth';
 import type { JobThread } from './job-thread';
+import type { EventHub } from './modules/events';
 
 /** What the app, jobs and use cases are built from; main.ts and the tests assemble it. */
 export interface AppContext {
@@ -14,6 +15,8 @@ export interface AppContext {
   queue: JobQueue;
   payments: PaymentAdapter;
   tokens: TokenService;
+  /** This process's one LISTEN connection for events (live streams, the webhook relay); opened on first use. */
+  eventHub: EventHub;
   /** Where the inventory sync pulls stock from (the mock warehouse in ROLE=all). */
   warehouseUrl?: string;
   /** The payment provider ctx.payments talks to (the mock in ROLE=all); the admin API proxies its /config for demos. */

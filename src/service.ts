@@ -12,6 +12,7 @@ import { createPaymentAdapter } from './modules/payments';
 import { TokenService } from './modules/auth';
 import { developmentJwtSecret } from './modules/auth';
 import { JobQueue } from './queue/job-queue';
+import { EventHub } from './modules/events';
 import { startWorkers, type RunningWorkers } from './workers';
 import { startJobThread } from './job-thread';
 import { listen, type RunningServer } from './shared/http-server';
@@ -80,11 +81,15 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
     // Processes starting together would otherwise create the same queues at once, which deadlocks in PostgreSQL.
     await withAdvisoryLock(sequelize, ADVISORY_LOCKS.queueSetup, () => queue.start());
 
+    const eventHub = new EventHub(database.url, logger);
+    undo.push({ name: 'event stream connection', run: () => eventHub.stop() });
+
     const ctx: AppContext = {
       config,
       logger,
       sequelize,
       queue,
+      eventHub,
       payments: createPaymentAdapter(config, paymentUrl ?? 'http://127.0.0.1:1', logger),
       tokens: new TokenService(config.auth.jwtSecret ?? developmentJwtSecret(config.dataDir), config.auth.tokenTtlSeconds, {
         clientStatusRefreshSeconds: config.auth.clientStatusRefreshSeconds,

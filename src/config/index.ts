@@ -122,6 +122,26 @@ export interface AppConfig {
       latencyMs: number;
     };
   };
+  webhooks: {
+    /** A delivery not answered 2xx within this is failed and retried. */
+    timeoutMs: number;
+    /** The first retry's delay; each later one doubles, plus up to as much again (pg-boss's backoff). */
+    retryDelaySeconds: number;
+    /** Attempts per delivery before it is failed (about a day of retries with the defaults). */
+    maxAttempts: number;
+    /** Deliveries in a row failed for good that disable their endpoint. */
+    disableAfterFailures: number;
+    /** Deliver to loopback, private and link-local addresses (off in production unless set). */
+    allowPrivate: boolean;
+    /** Deliveries in flight per process: they wait on the receiver, not on a connection. */
+    concurrency: number;
+    /** How often the relay looks for undispatched events when no notice woke it (a notice lost to a reconnect). */
+    relayIntervalSeconds: number;
+  };
+  events: {
+    /** A comment line this often keeps idle live streams open through proxies. */
+    heartbeatSeconds: number;
+  };
   inventory: {
     warehouseUrl?: string;
     timeoutMs: number;
@@ -233,6 +253,15 @@ const schema = Joi.object({
   PAYMENT_DECLINE_RATE: rate.default(0.05),
   PAYMENT_LOST_RESPONSE_RATE: rate.default(0.05),
   PAYMENT_LATENCY_MS: nonNegativeInt.default(0),
+
+  WEBHOOK_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(10_000).messages({ '*': 'must be an integer from 100 to 60000 (ms)' }),
+  WEBHOOK_RETRY_DELAY_S: positiveInt.default(10),
+  WEBHOOK_MAX_ATTEMPTS: Joi.number().integer().min(1).max(20).default(13).messages({ '*': 'must be an integer from 1 to 20' }),
+  WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(20),
+  WEBHOOK_ALLOW_PRIVATE: bool,
+  WEBHOOK_CONCURRENCY: Joi.number().integer().min(1).max(2000).default(100).messages({ '*': 'must be an integer from 1 to 2000' }),
+  EVENTS_RELAY_INTERVAL_S: Joi.number().min(0.2).max(300).default(5).messages({ '*': 'must be a number of seconds from 0.2 to 300' }),
+  SSE_HEARTBEAT_S: Joi.number().integer().min(1).max(300).default(15).messages({ '*': 'must be an integer from 1 to 300 (seconds)' }),
 
   WAREHOUSE_URL: url,
   WAREHOUSE_TIMEOUT_MS: positiveInt.default(5000),
@@ -367,6 +396,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         lostResponseRate: v.PAYMENT_LOST_RESPONSE_RATE,
         latencyMs: v.PAYMENT_LATENCY_MS,
       },
+    },
+    webhooks: {
+      timeoutMs: v.WEBHOOK_TIMEOUT_MS,
+      retryDelaySeconds: v.WEBHOOK_RETRY_DELAY_S,
+      maxAttempts: v.WEBHOOK_MAX_ATTEMPTS,
+      disableAfterFailures: v.WEBHOOK_DISABLE_AFTER_FAILURES,
+      // A production service must not be made to call into its own network by whoever registers a URL.
+      allowPrivate: v.WEBHOOK_ALLOW_PRIVATE ?? !production,
+      concurrency: v.WEBHOOK_CONCURRENCY,
+      relayIntervalSeconds: v.EVENTS_RELAY_INTERVAL_S,
+    },
+    events: {
+      heartbeatSeconds: v.SSE_HEARTBEAT_S,
     },
     inventory: {
       warehouseUrl: v.WAREHOUSE_URL,

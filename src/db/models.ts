@@ -4,6 +4,7 @@ import { initCatalogModels, Product } from '../modules/catalog';
 import { initInventoryModels, StockReservation } from '../modules/inventory';
 import { initOrderModels, Order, OrderItem } from '../modules/orders';
 import { initPaymentModels, Payment, Refund } from '../modules/payments';
+import { initEventModels } from '../modules/events';
 
 /**
  * Binds every module's models to `sequelize` (then listed in `sequelize.models`) and links the
@@ -18,6 +19,7 @@ export function registerModels(sequelize: Sequelize): Sequelize {
   initOrderModels(sequelize);
   initPaymentModels(sequelize);
   initAuthModels(sequelize);
+  initEventModels(sequelize);
 
   Order.hasMany(Payment, { as: 'payments', foreignKey: 'orderId' });
   Payment.belongsTo(Order, { as: 'order', foreignKey: 'orderId' });

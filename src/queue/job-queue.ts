@@ -77,7 +77,7 @@ export class JobQueue {
   }
 
   private async createQueues(): Promise<void> {
-    const { payments, queue, inventory } = this.config;
+    const { payments, queue, inventory, webhooks } = this.config;
     const definitions: Record<QueueName, Omit<Queue, 'name'>> = {
       [QUEUES.ORDER_RESERVE]: { policy: 'standard', retryLimit: 5, retryDelay: 1, retryBackoff: true },
       [QUEUES.ORDER_CHARGE]: {
@@ -98,6 +98,15 @@ export class JobQueue {
         retryDelay: payments.refunds.retryDelaySeconds,
         retryBackoff: true,
         expireInSeconds: Math.max(queue.jobExpireSeconds, Math.ceil((payments.timeoutMs * 2) / 1000) + 5),
+      },
+      // Each delivery counts its own attempts (WEBHOOK_MAX_ATTEMPTS) and settles itself; the spare
+      // retries are for deliveries that died mid-call (a crash, an expiry), which count nothing.
+      [QUEUES.WEBHOOK_DELIVER]: {
+        policy: 'standard',
+        retryLimit: webhooks.maxAttempts + 3,
+        retryDelay: webhooks.retryDelaySeconds,
+        retryBackoff: true,
+        expireInSeconds: Math.max(queue.jobExpireSeconds, Math.ceil((webhooks.timeoutMs * 2) / 1000) + 5),
       },
       [QUEUES.RESERVATION_SWEEP]: { policy: 'singleton', retryLimit: 0 },
       [QUEUES.INVENTORY_SYNC]: {

@@ -6,6 +6,7 @@ export const QUEUES = Object.freeze({
   ORDER_REFUND: 'order-refund',
   RESERVATION_SWEEP: 'reservation-sweep',
   INVENTORY_SYNC: 'inventory-sync',
+  WEBHOOK_DELIVER: 'webhook-deliver',
 } as const);
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -18,4 +19,6 @@ export interface JobPayloads {
   'order-refund': { orderId: string; requestId?: string; deferrals?: number };
   'reservation-sweep': Record<string, never>;
   'inventory-sync': { trigger: 'cron' | 'manual'; tick?: string };
+  /** `manual`: POST .../retry's one extra attempt, after which the delivery is settled either way. */
+  'webhook-deliver': { deliveryId: string; manual?: boolean };
 }

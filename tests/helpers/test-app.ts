@@ -12,6 +12,7 @@ import { buildPaymentProviderMock } from '../../src/mocks/payment-provider';
 import { createPaymentAdapter } from '../../src/modules/payments';
 import { TokenService, type Principal } from '../../src/modules/auth';
 import { JobQueue } from '../../src/queue/job-queue';
+import { EventHub } from '../../src/modules/events';
 import { listen, type RunningServer } from '../../src/shared/http-server';
 import { createLogger, type Logger } from '../../src/shared/logger';
 import { startWorkers, type RunningWorkers } from '../../src/workers';
@@ -67,11 +68,13 @@ export async function startTestApp(
   const sequelize = registerModels(createSequelize(db.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger }));
   const queue = new JobQueue(config, sequelize, db.url, logger);
   await queue.start();
+  const eventHub = new EventHub(db.url, logger);
   const ctx: AppContext = {
     config,
     logger,
     sequelize,
     queue,
+    eventHub,
     payments: createPaymentAdapter(config, options.paymentProviderUrl ?? paymentServer.url, logger),
     tokens: new TokenService(config.auth.jwtSecret!, config.auth.tokenTtlSeconds, { clientStatusRefreshSeconds: config.auth.clientStatusRefreshSeconds }),
     warehouseUrl: options.warehouseUrl,
@@ -97,6 +100,7 @@ export async function startTestApp(
     query: <T extends object>(sql: string, bind: unknown[] = []) => sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT }),
     stop: async () => {
       await workers?.stop();
+      await eventHub.stop();
       await queue.stop();
       await sequelize.close();
       await paymentServer.close();

@@ -21,6 +21,8 @@ function normaliseDbType(type: string): string {
 function modelType(attribute: ModelAttributeColumnOptions): string {
   const type = attribute.type as { toSql(): string; key: string };
   if (type.key === 'ENUM') return 'USER-DEFINED';
+  // information_schema names an array column ARRAY, without its element type.
+  if (type.key === 'ARRAY') return 'ARRAY';
   return type.toSql().toUpperCase();
 }
 

@@ -10,6 +10,7 @@ const ADMIN_ONLY: Array<{ methods: string[] | '*'; path: RegExp }> = [
   { methods: '*', path: /^\/metrics\/?$/ },
   { methods: '*', path: /^\/admin(\/|$)/ },
   { methods: ['POST'], path: /^\/orders\/[^/]+\/refund\/?$/ },
+  { methods: '*', path: /^\/events\/?$/ },
   { methods: ['POST', 'PUT', 'PATCH', 'DELETE'], path: /^\/categories(\/|$)/ },
   { methods: ['POST', 'PUT', 'PATCH', 'DELETE'], path: /^\/products(\/|$)/ },
 ];

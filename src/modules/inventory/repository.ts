@@ -1,3 +1,4 @@
+import { publishEvents, type NewEvent } from '../events';
 import { Op, fn, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import { applySyncPage } from './data/apply-sync-page';
 import { lockSyncPage } from './data/lock-sync-page';
@@ -109,19 +110,21 @@ export class SyncRepository {
   }
 
   // finished_at comes from the database clock, like started_at, so durations never mix two clocks.
-  async succeed(id: string, changes: unknown[], missing: { count: number; skus: string[] }): Promise<void> {
-    await InventorySync.update(
-      { status: 'succeeded', finishedAt: fn('now'), changes, skusMissing: missing.count, missingSkus: missing.skus },
-      { where: { id, status: 'running' } },
-    );
+  /** Marks the run succeeded, with its event (inventory.sync.succeeded) in the same transaction. */
+  async succeed(id: string, changes: unknown[], missing: { count: number; skus: string[] }, event: NewEvent): Promise<void> {
+    await this.finish(id, { status: 'succeeded', finishedAt: fn('now'), changes, skusMissing: missing.count, missingSkus: missing.skus }, event);
   }
 
-  /** Marks the run failed; `changes` are those of the pages that were applied before the failure. */
-  async fail(id: string, changes: unknown[], error: string): Promise<void> {
-    await InventorySync.update(
-      { status: 'failed', finishedAt: fn('now'), changes, error: leftChars(error, 2000) },
-      { where: { id, status: 'running' } },
-    );
+  /** Marks the run failed, with its event; `changes` are those of the pages that were applied before the failure. */
+  async fail(id: string, changes: unknown[], error: string, event: NewEvent): Promise<void> {
+    await this.finish(id, { status: 'failed', finishedAt: fn('now'), changes, error: leftChars(error, 2000) }, event);
+  }
+
+  private async finish(id: string, fields: Parameters<typeof InventorySync.update>[0], event: NewEvent): Promise<void> {
+    await this.sequelize.transaction(async (transaction) => {
+      const [finished] = await InventorySync.update(fields, { where: { id, status: 'running' }, transaction });
+      if (finished) await publishEvents(this.sequelize, [event], transaction);
+    });
   }
 
   /** One run with its detail lists. */

@@ -1,3 +1,4 @@
+import { publishEvents, type NewEvent } from '../events';
 import type { AppContext } from '../../context';
 import type { Logger } from '../../shared/logger';
 import { metrics, recordInventorySync } from '../../observability/metrics';
@@ -166,6 +167,7 @@ export class SyncRunner {
             unknownSkus: fit(newUnknown, stored.unknownSkus, DETAIL_LIMITS.unknownSkus),
             malformed: fit(malformed, stored.malformed, DETAIL_LIMITS.malformed),
           };
+          await publishEvents(this.ctx.sequelize, result.applied.filter(fellLowInSync).map(lowStockEvent), transaction);
           await this.repo.recordPage(run.id, {
             pages: totals.pages + 1,
             skusSeen: reported.size,
@@ -193,7 +195,6 @@ export class SyncRunner {
       }
 
       const missing = await this.repo.missing([...reported, ...namedByMalformed], DETAIL_LIMITS.missingSkus);
-      await this.repo.succeed(run.id, changes, missing);
       const summary: SyncSummary = {
         runId: Number(run.id),
         pages: totals.pages,
@@ -205,6 +206,7 @@ export class SyncRunner {
         malformed: totals.malformed,
         durationMs: Date.now() - started,
       };
+      await this.repo.succeed(run.id, changes, missing, { type: 'inventory.sync.succeeded', data: { trigger: request.trigger, ...summary } });
       if (missing.count) {
         log.info({ skusMissing: missing.count, missing: missing.skus.slice(0, 20) }, `${missing.count} product(s) not reported by the warehouse; left as they are`);
       }
@@ -213,7 +215,11 @@ export class SyncRunner {
       return summary;
     } catch (error) {
       const message = (error as Error).message ?? String(error);
-      await this.repo.fail(run.id, changes, message).catch((recordError) =>
+      const failed: NewEvent = {
+        type: 'inventory.sync.failed',
+        data: { runId: Number(run.id), trigger: request.trigger, code: (error as { code?: string }).code ?? null, error: message, pagesApplied: totals.pages, durationMs: Date.now() - started },
+      };
+      await this.repo.fail(run.id, changes, message, failed).catch((recordError) =>
         log.error({ err: recordError }, 'could not mark the inventory sync failed'),
       );
       log.warn({ err: error, pagesApplied: totals.pages, code: (error as { code?: string }).code }, `inventory sync failed: ${message}`);
@@ -253,6 +259,18 @@ export class SyncRunner {
     if (newUnknown.length) log.info({ page, count: newUnknown.length, skus: newUnknown.slice(0, 20) }, 'warehouse SKUs unknown to orderloop (not created)');
     for (const m of malformed) log.warn({ page, index: m.index, sku: m.sku, reason: m.reason }, `malformed warehouse row skipped: ${m.reason}`);
   }
+}
+
+/** A product the sync took to its low-stock threshold (logged after the page, published with it). */
+function fellLowInSync(row: AppliedRow): boolean {
+  const before = availableOf({ stockOnHand: row.before, stockReserved: row.reserved });
+  const after = availableOf({ stockOnHand: row.after, stockReserved: row.reserved });
+  return fellToLowStock(before, after, row.lowStockThreshold);
+}
+
+function lowStockEvent(row: AppliedRow): NewEvent {
+  const available = availableOf({ stockOnHand: row.after, stockReserved: row.reserved });
+  return { type: 'inventory.low_stock', data: { sku: row.sku, available, stockOnHand: row.after, stockReserved: row.reserved, lowStockThreshold: row.lowStockThreshold, cause: 'sync' } };
 }
 
 function toChange(r: AppliedRow): ChangeEntry {

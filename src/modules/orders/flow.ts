@@ -1,3 +1,4 @@
+import { publishEvents } from '../events';
 import pLimit from 'p-limit';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context';
@@ -198,6 +199,10 @@ export class OrderFlow {
       if (changed.size !== changes.length) throw new Error(`reserve batch: ${changes.length - changed.size} of ${changes.length} orders changed under their locks`);
       const reserved = [...outcomes].filter(([, o]) => o === 'reserved').map(([orderId]) => ({ orderId, requestId: jobOf.get(orderId)?.requestId }));
       await this.ctx.queue.sendMany(QUEUES.ORDER_CHARGE, reserved, { transaction });
+      await publishEvents(this.db, lowStock.map(({ orderId, line }) => ({
+        type: 'inventory.low_stock' as const,
+        data: { sku: line.sku, available: line.availableAfter, lowStockThreshold: line.lowStockThreshold, cause: 'order', orderId },
+      })), transaction);
       if (lowStock.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(lowStock.length));
       return { outcomes, lowStock };
     });

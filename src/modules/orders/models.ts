@@ -37,6 +37,8 @@ export class Order extends Model<
   /** sha256 of the canonical request body, to tell a replay from a reused Idempotency-Key. */
   declare requestHash: string | null;
   declare requestId: string | null;
+  /** How many events the order has had; its next event carries this plus one (the events module's outbox). */
+  declare eventSequence: CreationOptional<number>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 
@@ -93,6 +95,7 @@ export function initOrderModels(sequelize: Sequelize): void {
       idempotencyKey: { type: DataTypes.STRING(255), allowNull: true },
       requestHash: { type: DataTypes.CHAR(64), allowNull: true },
       requestId: { type: DataTypes.STRING(128), allowNull: true },
+      eventSequence: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       ...TIMESTAMP_COLUMNS,
     },
     tableOptions(sequelize, 'Order', 'Orders', {

@@ -3,6 +3,7 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { validate, methodNotAllowed } from '../../shared/validate';
 import { orderRateLimit, principalOf } from '../auth';
+import { streamOrderEvents } from '../events';
 import { cancelOrderBodySchema, createOrderSchema, refundOrderBodySchema, idempotencyHeaderSchema, listOrdersSchema, orderIdSchema } from './schemas';
 import { OrderService } from './service';
 
@@ -64,6 +65,14 @@ export function ordersRouter(ctx: AppContext): Router {
     const id = validate(orderIdSchema.label('id'), req.params.id);
     logWithOrder(req, res, id);
     res.json({ orderId: id, logs: await orders.logs(id, scopeOf(req)) });
+  }).all(methodNotAllowed);
+
+  // Server-Sent Events: the order now, then each change as it commits (events/streams.ts).
+  router.route('/orders/:id/events').get(async (req, res) => {
+    const id = validate(orderIdSchema.label('id'), req.params.id);
+    logWithOrder(req, res, id);
+    const customerId = scopeOf(req);
+    await streamOrderEvents(ctx, req, res, id, () => orders.snapshot(id, customerId));
   }).all(methodNotAllowed);
 
   router.route('/orders/:id/cancel').post(async (req, res) => {

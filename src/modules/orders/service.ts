@@ -9,7 +9,8 @@ import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { grouped } from '../../shared/grouped';
 import { cancelStory, releaseAndClose } from './close';
 import { intake, type IntakeLine, type IntakeOrder } from './data/intake';
-import { OPEN_STATUSES, TRANSITIONS, type OrderStatus } from './lifecycle';
+import { OPEN_STATUSES, TRANSITIONS, isTerminal, type OrderStatus } from './lifecycle';
+import type { OrderSnapshot } from '../events';
 import { RefundFlow } from './refund';
 import { checkForLateChargeAfterClose } from './late-charge';
 import { Order } from './models';
@@ -241,6 +242,13 @@ export class OrderService {
 
   async get(orderId: string, customerId?: string) {
     return toOrderDetailView(await this.visible(orderId, customerId, [ITEMS, PAYMENTS, REFUNDS, LOGS]), audienceOf(customerId));
+  }
+
+  /** Where a live stream of the order starts: the order's own fields now and the number of its last event (one read). */
+  async snapshot(orderId: string, customerId?: string): Promise<OrderSnapshot> {
+    const order = await Order.findOne({ where: { id: orderId, ...(customerId ? { customerId } : {}) }, include: [ITEMS] });
+    if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
+    return { order: { ...toOrderView(order) }, sequence: order.eventSequence, final: isTerminal(order.status) };
   }
 
   /** An admin's full refund of a completed order (refund.ts); the order as GET /orders/:id shows it. */

@@ -1,6 +1,7 @@
 import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
 import { AVAILABLE_SQL, type Product } from '../../catalog';
+import { insertOrderEventsFrom, orderEventColumns } from '../../events';
 import type { OrderEvent, OrderStatus } from '../lifecycle';
 import type { Order, OrderItem } from '../models';
 
@@ -34,7 +35,7 @@ export interface IntakeLine extends LineProduct, Pick<InferAttributes<OrderItem>
 /**
  * Intake of a group of orders in one statement: reads the prices, checks each order and writes
  * those that pass, each with its items and its ORDER_CREATED log (their reserve jobs follow in
- * the same transaction). An order is written only when every product exists, there is one
+ * the same transaction) and its order.created event. An order is written only when every product exists, there is one
  * currency (the requested one, if any) and stock looks sufficient; an order that fails leaves
  * the others alone. Every order's lines come back either way, so the caller can say why.
  *
@@ -59,13 +60,14 @@ export const intake = statement<IntakeLine, [orders: string]>(
               AND (wanted IS NULL OR bool_and(currency = wanted)) AS ok,
             min(currency) AS currency, sum(quantity * price_cents) AS total,
             string_agg(quantity || ' x ' || product_sku, ', ' ORDER BY ord) AS summary,
-            jsonb_agg(jsonb_build_object('sku', product_sku, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS items
+            jsonb_agg(jsonb_build_object('sku', product_sku, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS items,
+            jsonb_agg(jsonb_build_object('sku', product_sku, 'name', name, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS shown_items
      FROM lines
      GROUP BY order_id, customer_id, wanted, idempotency_key, request_hash, request_id
    ), o AS (
-     INSERT INTO "Orders" (id, customer_id, status, total_cents, currency, idempotency_key, request_hash, request_id)
-     SELECT order_id, customer_id, '${pending}', total, currency, idempotency_key, request_hash, request_id FROM verdict WHERE ok
-     RETURNING id, created_at
+     INSERT INTO "Orders" (id, customer_id, status, total_cents, currency, idempotency_key, request_hash, request_id, event_sequence)
+     SELECT order_id, customer_id, '${pending}', total, currency, idempotency_key, request_hash, request_id, 1 FROM verdict WHERE ok
+     RETURNING ${orderEventColumns()}
    ), i AS (
      INSERT INTO "Order_Items" (order_id, product_id, sku, name, quantity, unit_price_cents)
      SELECT o.id, l.id, l.product_sku, l.name, l.quantity, l.price_cents FROM o JOIN lines l ON l.order_id = o.id ORDER BY o.id, l.ord
@@ -75,6 +77,8 @@ export const intake = statement<IntakeLine, [orders: string]>(
             'Order accepted for ' || v.customer_id || ': ' || v.summary || ', total ' || v.total || ' ' || v.currency,
             jsonb_build_object('items', v.items, 'totalCents', v.total, 'currency', v.currency, 'idempotencyKey', v.idempotency_key), v.request_id
      FROM o JOIN verdict v ON v.order_id = o.id
+   ), event AS (
+     ${insertOrderEventsFrom('o JOIN verdict v ON v.order_id = o.id', "'order.created'", 'v.shown_items')}
    )
    SELECT l.order_id AS "orderId", l.ord, l.asked, l.quantity, l.id, l.product_sku AS sku, l.name, l.price_cents AS "priceCents", l.currency,
           l.available, o.created_at AS "orderCreatedAt"

@@ -2,9 +2,11 @@ import type { InferAttributes } from 'sequelize';
 import { statement } from '../../../db/statement';
 import type { Order } from '../models';
 import { insertLogRowsFrom } from './log-rows';
+import { insertOrderEventsFrom, orderEventColumns, storedItemsSql } from '../../events';
 
 /**
- * Conditional status changes, each with its own log rows, for any number of orders in one
+ * Conditional status changes, each with its own log rows and its event (order.<new status>, the
+ * order's next sequence number) in the outbox, for any number of orders in one
  * statement: an order not in its `from` status changes nothing and logs nothing. Every status
  * change ends the payment lease. $1 is a JSON array of `{order_id, from_status, to_status,
  * failure_reason, logs}` (logs as order-log.ts builds them); the orders that changed come back.
@@ -16,12 +18,15 @@ export const transitionMany = statement<{ orderId: Order['id'] } & Pick<InferAtt
        WITH ORDINALITY AS x(order_id, from_status, to_status, failure_reason, logs, ord)
    ), changed AS (
      UPDATE "Orders" o
-     SET status = req.to_status, failure_reason = COALESCE(req.failure_reason, o.failure_reason), payment_lease_until = NULL, updated_at = now()
+     SET status = req.to_status, failure_reason = COALESCE(req.failure_reason, o.failure_reason), payment_lease_until = NULL,
+         event_sequence = o.event_sequence + 1, updated_at = now()
      FROM req
      WHERE o.id = req.order_id AND o.status = req.from_status
-     RETURNING o.id, o.created_at
+     RETURNING ${orderEventColumns('o.')}
    ), logged AS (
      ${insertLogRowsFrom('changed.id', 'changed JOIN req ON req.order_id = changed.id, jsonb_array_elements(req.logs) WITH ORDINALITY AS e(v, ord)', 'req.ord, e.ord')}
+   ), event AS (
+     ${insertOrderEventsFrom('changed o', "'order.' || o.status", storedItemsSql('o.id'))}
    )
    SELECT id AS "orderId", created_at AS "createdAt" FROM changed`,
 );

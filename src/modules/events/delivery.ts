@@ -1,0 +1,146 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import ipaddr from 'ipaddr.js';
+import type { AppContext } from '../../context';
+import { grouped } from '../../shared/grouped';
+import { deliveriesToSend, type DeliveryToSend } from './data/deliveries-to-send';
+import { recordAttempts, type AttemptRecord } from './data/record-attempts';
+import { eventPayload } from './outbox';
+import { signatureHeader } from './signature';
+import { AddressNotAllowedError, guardedLookup, isPublicAddress } from './url-guard';
+
+/** A failed attempt that another follows: thrown so pg-boss retries the job with its backoff. */
+export class DeliveryRetryError extends Error {
+  constructor(readonly deliveryId: string, readonly reason: string) {
+    super(`webhook delivery ${deliveryId} failed (${reason}); it will be retried`);
+    this.name = 'DeliveryRetryError';
+  }
+}
+
+/** Delivery jobs that start within this of each other share one read and one write. */
+const GROUP_WINDOW_MS = 5;
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * One delivery attempt per job: POST the event, signed, to the endpoint; record the attempt; on a
+ * failure that is not the last, throw so pg-boss retries with exponential backoff. Attempts that
+ * run together read their deliveries in one statement and record their outcomes in another, so a
+ * burst of events costs the database little more than the jobs themselves.
+ */
+export class WebhookSender {
+  private readonly load: (deliveryId: string) => Promise<DeliveryToSend | null>;
+  private readonly record: (attempt: AttemptRecord) => Promise<void>;
+  private readonly client: AxiosInstance;
+
+  constructor(private readonly ctx: AppContext) {
+    const { sequelize, config } = ctx;
+    const group = { windowMs: GROUP_WINDOW_MS, maxSize: 100 };
+    this.load = grouped(async (ids: readonly string[]) => {
+      const rows = new Map((await deliveriesToSend.rows(sequelize, [[...ids]])).map((r) => [r.deliveryId, r]));
+      return ids.map((id) => rows.get(id) ?? null);
+    }, group);
+    this.record = grouped(async (attempts: readonly AttemptRecord[]) => {
+      await recordAttempts.rows(sequelize, [JSON.stringify(attempts), config.webhooks.disableAfterFailures]);
+      return attempts.map(() => undefined);
+    }, group);
+    // Keep-alive: a receiver gets many deliveries, and a new TLS handshake for each would cost more than the POST.
+    const agentOptions = { keepAlive: true, maxSockets: 50, ...(config.webhooks.allowPrivate ? {} : { lookup: guardedLookup }) };
+    this.client = axios.create({
+      timeout: config.webhooks.timeoutMs,
+      maxRedirects: 0,
+      maxContentLength: MAX_RESPONSE_BYTES,
+      responseType: 'text',
+      transformResponse: (body: unknown) => body,
+      validateStatus: () => true,
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+    });
+  }
+
+  /** Runs one delivery job; `retryCount` is pg-boss's count of this job's earlier tries. */
+  async deliver(deliveryId: string, options: { retryCount: number; manual: boolean }): Promise<void> {
+    const delivery = await this.load(deliveryId);
+    // Gone with its endpoint, or settled by an earlier run of this job.
+    if (!delivery || delivery.status !== 'pending') return;
+    const { webhooks } = this.ctx.config;
+    const attempt = delivery.attempts + 1;
+    const final = options.manual || attempt >= webhooks.maxAttempts;
+
+    const started = Date.now();
+    const outcome = delivery.enabled ? await this.post(delivery) : { httpStatus: null, error: 'the endpoint is disabled' };
+    const durationMs = Date.now() - started;
+    const delivered = outcome.error === null;
+    const nextRetryAt = delivered || final ? null : new Date(Date.now() + webhooks.retryDelaySeconds * 1000 * 2 ** options.retryCount);
+
+    await this.record({
+      delivery_id: deliveryId,
+      outcome: delivered ? 'delivered' : 'failed',
+      http_status: outcome.httpStatus,
+      duration_ms: durationMs,
+      error: outcome.error,
+      next_retry_at: nextRetryAt?.toISOString() ?? null,
+      final: !delivered && final,
+    });
+    const log = this.ctx.logger.child({ deliveryId, endpointId: delivery.endpointId, eventId: delivery.eventId, eventType: delivery.type, attempt });
+    if (delivered) {
+      log.debug({ durationMs, httpStatus: outcome.httpStatus }, 'webhook delivered');
+      return;
+    }
+    if (final) {
+      log.warn({ durationMs, httpStatus: outcome.httpStatus, error: outcome.error }, 'webhook delivery failed for good');
+      return;
+    }
+    log.info({ durationMs, httpStatus: outcome.httpStatus, error: outcome.error, nextRetryAt }, 'webhook delivery failed; will retry');
+    throw new DeliveryRetryError(deliveryId, outcome.error!);
+  }
+
+  /** The POST itself: `error` is null for a 2xx, otherwise a short account the endpoint's owner may read. */
+  private async post(delivery: DeliveryToSend): Promise<{ httpStatus: number | null; error: string | null }> {
+    const body = JSON.stringify(eventPayload({ ...delivery, id: delivery.eventId }));
+    if (!this.ctx.config.webhooks.allowPrivate) {
+      // An address written as a literal is connected to without any lookup: judge it here.
+      const host = new URL(delivery.url).hostname.replace(/^\[(.*)\]$/, '$1');
+      if (ipaddr.isValid(host) && !isPublicAddress(host)) return { httpStatus: null, error: describeFailure(new AddressNotAllowedError(host), this.ctx.config.webhooks.timeoutMs) };
+    }
+    try {
+      const res = await this.client.post(delivery.url, body, {
+        headers: {
+          'Content-Type': 'application/json',
+          'User-Agent': 'orderloop-webhooks',
+          'Orderloop-Event-Id': delivery.eventId,
+          'Orderloop-Event-Type': delivery.type,
+          'Orderloop-Signature': signatureHeader(delivery.secret, body),
+        },
+      });
+      return res.status >= 200 && res.status < 300 ? { httpStatus: res.status, error: null } : { httpStatus: res.status, error: `HTTP ${res.status}` };
+    } catch (error) {
+      return { httpStatus: null, error: describeFailure(error, this.ctx.config.webhooks.timeoutMs) };
+    }
+  }
+}
+
+/** A failure as the endpoint's owner reads it: what happened, never a library's message or a stack. */
+function describeFailure(error: unknown, timeoutMs: number): string {
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  switch (code) {
+    case 'ADDRESS_NOT_ALLOWED':
+      return 'the receiver\'s address is not a public one (loopback, private and link-local addresses are refused)';
+    case 'ECONNABORTED':
+    case 'ETIMEDOUT':
+      return `no answer within ${timeoutMs} ms`;
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'connection closed before an answer';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED':
+    case 'ERR_BAD_RESPONSE':
+      return 'answer too large';
+    default:
+      return code ? `request failed (${code})` : 'request failed';
+  }
+}
