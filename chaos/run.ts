@@ -10,6 +10,7 @@ import { contention } from './scenarios/contention';
 import { warehouseFaults } from './scenarios/warehouse-faults';
 import { fuzzIntake } from './scenarios/fuzz';
 import { lateCharge } from './scenarios/late-charge';
+import { webhooks } from './scenarios/webhooks';
 
 /**
  * `npm run test:chaos`: each scenario on its own database, ports and processes, one after the
@@ -18,7 +19,7 @@ import { lateCharge } from './scenarios/late-charge';
  * the logs and data of passing scenarios too (failing ones are always kept).
  */
 
-const SCENARIOS: Scenario[] = [killWorker, databaseOutage, paymentOutage, contention, warehouseFaults, fuzzIntake, lateCharge];
+const SCENARIOS: Scenario[] = [killWorker, databaseOutage, paymentOutage, contention, warehouseFaults, fuzzIntake, lateCharge, webhooks];
 
 const SUMMARY_FIGURES = ['orders sent', 'accepted (202)', 'completed', 'failed', 'charges at the provider', 'units'];
 

@@ -146,3 +146,116 @@ function orderMoneyViolations(m: OrderMoney, withRefunds: boolean, requireTermin
   }
   return problems;
 }
+
+/** The status each order event shows its order in. */
+const STATUS_OF_ORDER_EVENT: Record<string, string> = {
+  'order.created': 'pending',
+  'order.reserved': 'reserved',
+  'order.completed': 'completed',
+  'order.failed': 'failed',
+  'order.cancelled': 'cancelled',
+  'order.refunded': 'refunded',
+};
+const STATUS_OF_ORDER_EVENT_SQL = `(VALUES ${Object.entries(STATUS_OF_ORDER_EVENT).map(([type, status]) => `('${type}', '${status}')`).join(', ')}) AS s(type, status)`;
+
+/**
+ * Order events ("Events", the outbox) against the orders they report, true at any moment since each
+ * event is written in the transaction of its change: an order's events are numbered 1..n without a gap,
+ * n is the order's event_sequence, the first is order.created and the last names the order's current
+ * status; each event's data is its order as the event committed it (its id, its customer, the status
+ * the type names); only order events carry an order. `requireDispatched` (everything at rest): every
+ * event has been relayed. Orders from before the events migration (event_sequence 0, no event) are
+ * left alone; on a database without "Events" nothing is checked.
+ */
+export async function eventViolations(t: Pick<TestApp, 'query'>, options: { requireDispatched?: boolean } = {}): Promise<string[]> {
+  const [{ events: eventsTable }] = await t.query<{ events: string | null }>(`SELECT to_regclass('"Events"')::text AS events`);
+  if (eventsTable === null) return [];
+  const problems: string[] = [];
+
+  const orders = await t.query<{ id: string; status: string; event_sequence: number; count: number; min: number | null; max: number | null; first: string | null; last: string | null }>(
+    `SELECT o.id, o.status, o.event_sequence, count(e.id)::int AS count, min(e.sequence) AS min, max(e.sequence) AS max,
+            (array_agg(e.type ORDER BY e.sequence ASC))[1] AS first, (array_agg(e.type ORDER BY e.sequence DESC))[1] AS last
+     FROM "Orders" o LEFT JOIN "Events" e ON e.order_id = o.id
+     GROUP BY o.id`,
+  );
+  for (const o of orders) {
+    if (o.count === 0 && o.event_sequence === 0) continue;
+    if (o.count !== o.event_sequence) problems.push(`order ${o.id}: ${o.count} event(s) but event_sequence ${o.event_sequence}`);
+    if (o.count > 0 && (o.min !== 1 || o.max !== o.count)) problems.push(`order ${o.id}: its ${o.count} event(s) are numbered ${o.min}..${o.max}, not 1..${o.count}`);
+    if (o.first !== 'order.created') problems.push(`order ${o.id}: its first event is ${o.first}, not order.created`);
+    if (o.last !== `order.${o.status}` && !(o.status === 'pending' && o.last === 'order.created')) {
+      problems.push(`order ${o.id} is ${o.status} but its last event is ${o.last}`);
+    }
+  }
+
+  const wrongData = await t.query<{ id: string; type: string; order_id: string; data_id: string | null; data_status: string | null; data_customer: string | null; customer_id: string | null; order_customer: string }>(
+    `SELECT e.id, e.type, e.order_id, e.data->>'id' AS data_id, e.data->>'status' AS data_status, e.data->>'customerId' AS data_customer,
+            e.customer_id, o.customer_id AS order_customer
+     FROM "Events" e JOIN "Orders" o ON o.id = e.order_id JOIN ${STATUS_OF_ORDER_EVENT_SQL} ON s.type = e.type
+     WHERE e.data->>'id' IS DISTINCT FROM e.order_id::text OR e.data->>'status' IS DISTINCT FROM s.status
+        OR e.data->>'customerId' IS DISTINCT FROM o.customer_id OR e.customer_id IS DISTINCT FROM o.customer_id`,
+  );
+  for (const e of wrongData) {
+    problems.push(`event ${e.id} (${e.type} of order ${e.order_id}): data shows order ${e.data_id}, status ${e.data_status}, customer ${e.data_customer}; event customer ${e.customer_id}, order's ${e.order_customer}`);
+  }
+
+  const misplaced = await t.query<{ id: string; type: string; order_id: string | null }>(
+    `SELECT e.id, e.type, e.order_id FROM "Events" e
+     WHERE (e.type LIKE 'order.%') <> (e.order_id IS NOT NULL)
+        OR (e.order_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "Orders" o WHERE o.id = e.order_id))`,
+  );
+  for (const e of misplaced) problems.push(`event ${e.id} (${e.type}) has order ${e.order_id ?? 'none'}`);
+
+  if (options.requireDispatched) {
+    const [{ n }] = await t.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Events" WHERE dispatched_at IS NULL`);
+    if (n > 0) problems.push(`${n} event(s) not yet relayed to the webhook endpoints`);
+  }
+  return problems;
+}
+
+/**
+ * Webhook deliveries against their attempts and endpoints: a delivered delivery has its time and an
+ * attempt that delivered it; a failed one has at least one attempt, none of which delivered; a pending
+ * one has no delivery time; an endpoint gets only the event types it subscribes to ("*" for all; a
+ * `ping` only when tested), and a customer's endpoint only its own customer's order events.
+ * `requireSettled` (every receiver up and everything at rest): no delivery is still pending. On a
+ * database without the webhook tables nothing is checked.
+ */
+export async function webhookViolations(t: Pick<TestApp, 'query'>, options: { requireSettled?: boolean } = {}): Promise<string[]> {
+  const [{ deliveries: deliveriesTable }] = await t.query<{ deliveries: string | null }>(`SELECT to_regclass('"Webhook_Deliveries"')::text AS deliveries`);
+  if (deliveriesTable === null) return [];
+  const problems: string[] = [];
+
+  const deliveries = await t.query<{ id: string; status: string; attempts: number; delivered_at: Date | null; logged: number; delivered: number }>(
+    `SELECT d.id, d.status, d.attempts, d.delivered_at,
+            (SELECT count(*) FROM "Webhook_Attempts" a WHERE a.delivery_id = d.id)::int AS logged,
+            (SELECT count(*) FROM "Webhook_Attempts" a WHERE a.delivery_id = d.id AND a.outcome = 'delivered')::int AS delivered
+     FROM "Webhook_Deliveries" d`,
+  );
+  for (const d of deliveries) {
+    if (d.status === 'delivered') {
+      if (d.delivered_at === null) problems.push(`delivery ${d.id} is delivered without a delivery time`);
+      if (d.delivered === 0) problems.push(`delivery ${d.id} is delivered but no attempt delivered it (${d.logged} attempt(s) logged)`);
+    } else {
+      if (d.delivered_at !== null) problems.push(`delivery ${d.id} is ${d.status} but has a delivery time`);
+      if (d.delivered > 0) problems.push(`delivery ${d.id} is ${d.status} but an attempt delivered it`);
+      if (d.status === 'failed' && d.logged === 0) problems.push(`delivery ${d.id} failed without any attempt logged`);
+      if (d.status === 'pending' && options.requireSettled) problems.push(`delivery ${d.id} is still pending`);
+    }
+  }
+
+  const unsubscribed = await t.query<{ id: string; type: string; endpoint_id: string }>(
+    `SELECT d.id, e.type, d.endpoint_id FROM "Webhook_Deliveries" d
+     JOIN "Events" e ON e.id = d.event_id JOIN "Webhook_Endpoints" w ON w.id = d.endpoint_id
+     WHERE e.type <> 'ping' AND NOT (e.type = ANY (w.events) OR '*' = ANY (w.events))`,
+  );
+  for (const u of unsubscribed) problems.push(`delivery ${u.id}: endpoint ${u.endpoint_id} got ${u.type}, which it does not subscribe to`);
+
+  const foreign = await t.query<{ id: string; type: string; endpoint_id: string; customer: string; event_customer: string | null }>(
+    `SELECT d.id, e.type, d.endpoint_id, w.customer_id AS customer, e.customer_id AS event_customer FROM "Webhook_Deliveries" d
+     JOIN "Events" e ON e.id = d.event_id JOIN "Webhook_Endpoints" w ON w.id = d.endpoint_id
+     WHERE w.customer_id IS NOT NULL AND e.type <> 'ping' AND (e.type NOT LIKE 'order.%' OR e.customer_id IS DISTINCT FROM w.customer_id)`,
+  );
+  for (const f of foreign) problems.push(`delivery ${f.id}: customer ${f.customer}'s endpoint ${f.endpoint_id} got ${f.type} of customer ${f.event_customer ?? 'none'}`);
+  return problems;
+}
