@@ -1,4 +1,5 @@
-/* The "Recent orders" table: newest first, filtered by status; a row opens its order's timeline. */
+/* The "Recent orders" table: newest first, filtered by status; a row opens its order's timeline.
+ * main.mjs reloads it when the live feed reports an order event, or every 2 s while the feed is down. */
 /* global document, URLSearchParams */
 import { api } from './api.mjs';
 import { $, ago, badge, el, money, replaceChildren, shortId } from './dom.mjs';
@@ -41,7 +42,7 @@ function orderRow(order) {
     el('td', { className: 'num', text: money(order.totalCents, order.currency) }),
     statusCell,
     el('td', { className: 'num', text: String(order.paymentAttempts || 0) }),
-    el('td', { className: 'num', title: order.createdAt, text: ago(order.createdAt) }),
+    el('td', { className: 'num age', title: order.createdAt, text: ago(order.createdAt) }),
   ]);
   const key = order.id + ':' + order.status;
   if (state.loaded && !state.seen.has(key)) tr.classList.add('fresh');
@@ -64,4 +65,20 @@ export async function refreshOrders() {
   replaceChildren(document.querySelector('#orders-table tbody'), rows);
   $('orders-empty').hidden = rows.length > 0;
   $('orders-empty').textContent = status ? 'No ' + status + ' orders.' : 'No orders yet.';
+}
+
+/** Between reloads (the live feed reloads only on changes) the Age column keeps counting. */
+export function tickAges() {
+  for (const td of document.querySelectorAll('#orders-table tbody td.age')) td.textContent = ago(td.title);
+}
+
+const FOOT = {
+  connecting: '',
+  stream: ' · live',
+  polling: ' · refreshed every 2 s (live feed reconnecting)',
+};
+
+/** The card's foot line says how the list is kept up to date: `mode` is the feed's (main.mjs). */
+export function showFeedMode(mode) {
+  $('orders-foot').textContent = 'Newest ' + ORDERS_SHOWN + FOOT[mode] + ' · click an order for its timeline';
 }
