@@ -214,10 +214,11 @@ export async function eventViolations(t: Pick<TestApp, 'query'>, options: { requ
 }
 
 /**
- * Webhook deliveries against their attempts and endpoints: a delivered delivery has its time and an
- * attempt that delivered it; a failed one has at least one attempt, none of which delivered; a pending
- * one has no delivery time; an endpoint gets only the event types it subscribes to ("*" for all; a
- * `ping` only when tested), and a customer's endpoint only its own customer's order events.
+ * Webhook deliveries against their attempts and endpoints: each delivery's attempt log is numbered
+ * 1..attempts; a delivered delivery has its time and its last attempt delivered it; a failed one has
+ * no delivery time and its last attempt failed (a delivery retried by hand may have been delivered
+ * before); an endpoint gets only the event types it subscribes to ("*" for all; a `ping` only when
+ * tested), and a customer's endpoint only its own customer's order events.
  * `requireSettled` (every receiver up and everything at rest): no delivery is still pending. On a
  * database without the webhook tables nothing is checked.
  */
@@ -226,21 +227,23 @@ export async function webhookViolations(t: Pick<TestApp, 'query'>, options: { re
   if (deliveriesTable === null) return [];
   const problems: string[] = [];
 
-  const deliveries = await t.query<{ id: string; status: string; attempts: number; delivered_at: Date | null; logged: number; delivered: number }>(
-    `SELECT d.id, d.status, d.attempts, d.delivered_at,
-            (SELECT count(*) FROM "Webhook_Attempts" a WHERE a.delivery_id = d.id)::int AS logged,
-            (SELECT count(*) FROM "Webhook_Attempts" a WHERE a.delivery_id = d.id AND a.outcome = 'delivered')::int AS delivered
-     FROM "Webhook_Deliveries" d`,
+  const deliveries = await t.query<{ id: string; status: string; attempts: number; delivered_at: Date | null; logged: number; numbered: boolean; last: string | null }>(
+    `SELECT d.id, d.status, d.attempts, d.delivered_at, count(a.id)::int AS logged,
+            COALESCE(array_agg(a.attempt ORDER BY a.attempt) FILTER (WHERE a.id IS NOT NULL) = array(SELECT generate_series(1, d.attempts)), d.attempts = 0) AS numbered,
+            (array_agg(a.outcome ORDER BY a.attempt DESC, a.id DESC))[1] AS last
+     FROM "Webhook_Deliveries" d LEFT JOIN "Webhook_Attempts" a ON a.delivery_id = d.id
+     GROUP BY d.id`,
   );
   for (const d of deliveries) {
+    if (!d.numbered) problems.push(`delivery ${d.id}: ${d.attempts} attempt(s) counted, but its log holds ${d.logged} not numbered 1..${d.attempts}`);
     if (d.status === 'delivered') {
       if (d.delivered_at === null) problems.push(`delivery ${d.id} is delivered without a delivery time`);
-      if (d.delivered === 0) problems.push(`delivery ${d.id} is delivered but no attempt delivered it (${d.logged} attempt(s) logged)`);
-    } else {
-      if (d.delivered_at !== null) problems.push(`delivery ${d.id} is ${d.status} but has a delivery time`);
-      if (d.delivered > 0) problems.push(`delivery ${d.id} is ${d.status} but an attempt delivered it`);
-      if (d.status === 'failed' && d.logged === 0) problems.push(`delivery ${d.id} failed without any attempt logged`);
-      if (d.status === 'pending' && options.requireSettled) problems.push(`delivery ${d.id} is still pending`);
+      if (d.last !== 'delivered') problems.push(`delivery ${d.id} is delivered but its last attempt ${d.last === null ? 'does not exist' : `was ${d.last}`}`);
+    } else if (d.status === 'failed') {
+      if (d.delivered_at !== null) problems.push(`delivery ${d.id} is failed but has a delivery time`);
+      if (d.last !== 'failed') problems.push(`delivery ${d.id} is failed but its last attempt ${d.last === null ? 'does not exist' : `was ${d.last}`}`);
+    } else if (options.requireSettled) {
+      problems.push(`delivery ${d.id} is still ${d.status}`);
     }
   }
 
