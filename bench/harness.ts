@@ -93,6 +93,8 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
       PAYMENT_LOST_RESPONSE_RATE: '0',
       PAYMENT_LATENCY_MS: '0',
       RATE_LIMIT_ORDERS_PER_MINUTE: '0',
+      // The webhook scenario's receiver listens on 127.0.0.1 in the bench process.
+      WEBHOOK_ALLOW_PRIVATE: 'true',
       JWT_SECRET: BENCH_JWT_SECRET,
       ...env,
     },

@@ -12,6 +12,7 @@ import { benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } fr
 import { assertInvariants } from './invariants';
 import { postOrders, runOrderBenchmarks } from './orders';
 import { formatSample, runSustained, sustainedRows, sustainedSeconds } from './sustained';
+import { runWebhookBenchmark, webhookRows } from './webhooks';
 
 const run = promisify(execFile);
 
@@ -123,6 +124,8 @@ async function main(): Promise<void> {
 
     process.stdout.write('orders: intake, end to end, hot SKU …\n');
     const { intake, endToEnd, hotSku } = await runOrderBenchmarks(db, service.baseUrl, { orders: 5000, hotOrders: 1000, hotStock: 500, counters });
+    process.stdout.write('webhooks: end to end (5,000 orders) without an endpoint, then with one for every event …\n');
+    const webhooks = await runWebhookBenchmark(db, service.baseUrl, { orders: 5000 });
     process.stdout.write('flaky payments (2,000 orders, failure rate 0.3) …\n');
     const flaky = await flakyPayments(db, service, 2000);
     await assertInvariants(db, 'flaky payments');
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
       },
       'commits per completed order (end to end)': { value: work?.commitsPerOrder ?? null, detail: work ? `${work.commits} ${window}` : null },
       'hot SKU orders/s (1,000 orders, stock 500)': { value: hotSku.ordersPerSec, 'ratio to pgbench': ratio(hotSku.ordersPerSec), completed: hotSku.completed, aim: '≥ 0.15 × pgbench, exactly 500 completed' },
+      ...webhookRows(webhooks, ratio),
       'flaky payments completed orders/s (2,000, rate 0.3)': { value: flaky.ordersPerSec, 'ratio to pgbench': ratio(flaky.ordersPerSec), attemptsPerOrder: flaky.attemptsPerOrder },
       'idle: service commits/s (no orders)': {
         value: idle.commitsPerSec,
@@ -195,6 +199,7 @@ async function main(): Promise<void> {
       intake: { reqPerSec: intake.reqPerSec, p50Ms: intake.p50Ms, p99Ms: intake.p99Ms, errors: intake.errors, statusCounts: intake.statusCounts },
       endToEnd,
       hotSku,
+      webhooks,
       flakyPayments: flaky,
       idle,
       sustained,
@@ -204,6 +209,7 @@ async function main(): Promise<void> {
         intake: ratio(intake.reqPerSec),
         endToEnd: ratio(endToEnd.ordersPerSec),
         hotSku: ratio(hotSku.ordersPerSec),
+        webhooksWithToWithout: webhooks.ratio,
         flakyPayments: ratio(flaky.ordersPerSec),
         sustainedArrivals: ratio(sustained?.arrivals.perSec),
         sustainedCompletedWhileSending: ratio(sustained?.completedPerSecWhileSending),

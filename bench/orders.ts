@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { DatabaseCounters, STATS_FLUSH_DELAY_MS, type DatabaseWork } from './db-work';
 import { adminToken, benchDatabase, startServiceProcess, waitUntil } from './harness';
 import { assertInvariants } from './invariants';
+import { runWebhookBenchmark, webhookRows } from './webhooks';
 
 // autocannon ships no types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -140,12 +141,15 @@ async function main(): Promise<void> {
   await db.connect();
   try {
     const { intake, endToEnd, hotSku } = await runOrderBenchmarks(db, service.baseUrl, { orders: 5000, hotOrders: 1000, hotStock: 500 });
+    process.stdout.write('webhooks: end to end without, then with one endpoint for every event …\n');
+    const webhooks = await runWebhookBenchmark(db, service.baseUrl, { orders: 5000 });
     console.log('\norderloop order benchmarks');
     console.table({
       'intake (5,000 POST, 32 clients)': { 'per second': intake.reqPerSec, p50Ms: intake.p50Ms, p99Ms: intake.p99Ms, errors: intake.errors },
       'end to end (POST → completed)': { 'per second': endToEnd.ordersPerSec, p50Ms: endToEnd.p50Ms, p99Ms: endToEnd.p99Ms, errors: 5000 - endToEnd.completed },
       'hot SKU (1,000 orders, stock 500)': { 'per second': hotSku.ordersPerSec, completed: hotSku.completed, 'failed OUT_OF_STOCK': hotSku.failedOutOfStock, 'refused 409': hotSku.refusedAtIntake },
     });
+    console.table(webhookRows(webhooks));
     console.log(`peak RSS of the service: ${service.peakRssMb()} MB`);
   } finally {
     await db.end();
