@@ -93,6 +93,8 @@ module.exports = {
         UNIQUE (event_id, endpoint_id)
       )`);
     await sequelize.query('CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint ON "Webhook_Deliveries" (endpoint_id, created_at DESC, id DESC)');
+    // The dashboard counts deliveries still pending or failed: few, however many were delivered.
+    await sequelize.query(`CREATE INDEX IF NOT EXISTS webhook_deliveries_unsettled ON "Webhook_Deliveries" (status) WHERE status <> 'delivered'`);
     await sequelize.query(`
       CREATE TABLE IF NOT EXISTS "Webhook_Attempts" (
         id            bigserial    PRIMARY KEY,

@@ -34,14 +34,23 @@ describe('dashboard page and admin API', () => {
       const page = await t.anonymous.get('/dashboard');
       expect(page.status).toBe(200);
       expect(page.headers['content-type']).toMatch(/^text\/html/);
-      expect(page.text).toContain('<script src="/dashboard/dashboard.js" defer></script>');
+      expect(page.text).toContain('<script type="module" src="/dashboard/js/main.mjs"></script>');
       expect(page.text).not.toMatch(/<script>|<style>|\son[a-z]+="/i);
       expect(page.headers['content-security-policy']).toContain("script-src 'self'");
       expect((await t.anonymous.get('/dashboard/')).status).toBe(200);
 
-      const js = await t.anonymous.get('/dashboard/dashboard.js');
-      expect(js.status).toBe(200);
-      expect(js.headers['content-type']).toMatch(/javascript/);
+      // A module script is refused by browsers unless it comes as JavaScript: the page's module and every module it imports, at any depth.
+      const seen = new Set<string>();
+      const pending = ['main.mjs'];
+      while (pending.length) {
+        const file = pending.pop()!;
+        if (seen.has(file)) continue;
+        seen.add(file);
+        const js = await t.anonymous.get(`/dashboard/js/${file}`);
+        expect({ file, status: js.status, type: js.headers['content-type'] }).toEqual({ file, status: 200, type: expect.stringMatching(/javascript/) });
+        pending.push(...[...js.text.matchAll(/from '\.\/([a-z-]+\.mjs)'/g)].map((m) => m[1]));
+      }
+      expect(seen.size).toBeGreaterThan(5);
       const css = await t.anonymous.get('/dashboard/dashboard.css');
       expect(css.status).toBe(200);
       expect(css.headers['content-type']).toMatch(/^text\/css/);
@@ -113,7 +122,7 @@ describe('dashboard page and admin API', () => {
       await new Promise((resolve) => setTimeout(resolve, 1600));
       const res = await t.http.get('/admin/overview');
       const queue = (name: string) => res.body.queues.find((q: { name: string }) => q.name === name);
-      expect(res.body.queues.map((q: { name: string }) => q.name)).toEqual(['order-reserve', 'order-charge', 'order-charge-dead', 'order-refund', 'reservation-sweep', 'inventory-sync']);
+      expect(res.body.queues.map((q: { name: string }) => q.name)).toEqual(['order-reserve', 'order-charge', 'order-charge-dead', 'order-refund', 'reservation-sweep', 'inventory-sync', 'webhook-deliver']);
       expect(queue('order-charge-dead')).toMatchObject({ deadLetter: true, counts: expect.objectContaining({ created: 1 }) });
       expect(queue('reservation-sweep').counts.failed).toBe(1);
 

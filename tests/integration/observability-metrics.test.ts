@@ -122,7 +122,7 @@ describe('Prometheus metrics', () => {
 
     // Jobs per queue and state, from pg-boss, every queue present (dead letter included) even at 0.
     const jobs = after.filter((s) => s.name === 'orderloop_queue_jobs');
-    expect(new Set(jobs.map((s) => s.labels.queue))).toEqual(new Set(['order-reserve', 'order-charge', 'order-charge-dead', 'order-refund', 'reservation-sweep', 'inventory-sync']));
+    expect(new Set(jobs.map((s) => s.labels.queue))).toEqual(new Set(['order-reserve', 'order-charge', 'order-charge-dead', 'order-refund', 'reservation-sweep', 'inventory-sync', 'webhook-deliver']));
     expect(new Set(jobs.map((s) => s.labels.state))).toEqual(new Set(['created', 'retry', 'active', 'completed', 'failed', 'cancelled']));
     expect(valueOf(after, 'orderloop_queue_jobs', { queue: 'order-reserve', state: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(after, 'orderloop_queue_jobs', { queue: 'order-charge', state: 'completed' })).toBeGreaterThanOrEqual(1);

@@ -146,6 +146,8 @@ describe('webhooks', () => {
     const pings = receivedAt('flaky').filter((r) => r.type === 'ping');
     expect(pings).toHaveLength(1);
     expect(pings[0].body.data).toMatchObject({ endpointId: endpoint.id });
+    const listed = (await t.http.get('/webhooks')).body.endpoints.find((e: { id: string }) => e.id === endpoint.id);
+    expect(listed.deliveries).toEqual({ pending: 0, delivered: 1, failed: 0 });
     await t.http.delete(`/webhooks/${endpoint.id}`).expect(204);
   });
 
@@ -185,6 +187,9 @@ describe('webhooks', () => {
     const disabled = (await t.http.get(`/webhooks/${endpoint.id}`)).body.endpoint;
     expect(disabled.enabled).toBe(false);
     expect(disabled.disabledReason).toMatch(/2 deliveries in a row failed after every retry \(last error: connection closed before an answer\)/);
+    const overview = (await t.http.get('/admin/overview')).body.webhooks;
+    expect(overview.disabled).toBeGreaterThanOrEqual(1);
+    expect(overview.deliveries.failed).toBeGreaterThanOrEqual(2);
     const enabled = await t.http.patch(`/webhooks/${endpoint.id}`).send({ enabled: true });
     expect(enabled.body.endpoint).toMatchObject({ enabled: true, disabledReason: null });
     await t.http.delete(`/webhooks/${endpoint.id}`).expect(204);

@@ -6,6 +6,7 @@ import { stockOverview } from '../catalog';
 import { recentSyncs } from '../inventory';
 import { orderStats } from '../orders';
 import { circuitOverview, refundCounts } from '../payments';
+import { webhookOverview } from '../events';
 
 /**
  * Read models for the operations dashboard. The admin module owns no table: each figure comes
@@ -38,10 +39,10 @@ export class AdminService {
   constructor(private readonly ctx: AppContext) {}
 
   async overview() {
-    const [queues, failedJobs, orders, syncs, payments] = await Promise.all([
-      this.queueDepths(), this.failedJobs(10), this.ordersPerMinute(), this.lastSyncs(5), this.payments(),
+    const [queues, failedJobs, orders, syncs, payments, webhooks] = await Promise.all([
+      this.queueDepths(), this.failedJobs(10), this.ordersPerMinute(), this.lastSyncs(5), this.payments(), webhookOverview(),
     ]);
-    return { generatedAt: new Date().toISOString(), queues, backlog: this.backlog(), failedJobs, orders, syncs, payments };
+    return { generatedAt: new Date().toISOString(), queues, backlog: this.backlog(), failedJobs, orders, syncs, payments, webhooks };
   }
 
   /** The payment provider's circuit breakers (one per worker process) and the refunds by status. */

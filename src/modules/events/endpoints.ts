@@ -15,6 +15,8 @@ export interface EndpointOwner {
   customerId: string | null;
 }
 
+const emptyCounts = () => Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
 export function endpointView(e: WebhookEndpoint) {
@@ -70,6 +72,23 @@ const readCursor = (cursor: string) =>
     typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? { createdAt, id } : null,
   );
 
+/** The dashboard's webhook figures: endpoints by state, and the deliveries not yet made (pending) or given up (failed). */
+export async function webhookOverview() {
+  const [endpoints, unsettled] = await Promise.all([
+    WebhookEndpoint.findAll({ attributes: ['enabled', [fn('count', col('id')), 'count']], group: ['enabled'], raw: true }) as unknown as Promise<Array<{ enabled: boolean; count: string }>>,
+    WebhookDelivery.findAll({
+      where: { status: { [Op.ne]: 'delivered' } },
+      attributes: ['status', [fn('count', col('id')), 'count']],
+      group: ['status'],
+      raw: true,
+    }) as unknown as Promise<Array<{ status: DeliveryStatus; count: string }>>,
+  ]);
+  const enabled = Number(endpoints.find((e) => e.enabled)?.count ?? 0);
+  const disabled = Number(endpoints.find((e) => !e.enabled)?.count ?? 0);
+  const count = (status: DeliveryStatus) => Number(unsettled.find((d) => d.status === status)?.count ?? 0);
+  return { endpoints: enabled + disabled, enabled, disabled, deliveries: { pending: count('pending'), failed: count('failed') } };
+}
+
 /** The webhook endpoints API's use cases (routes.ts): registration, changes, test pings, deliveries and their retries. */
 export class WebhookService {
   constructor(private readonly ctx: AppContext) {}
@@ -89,14 +108,16 @@ export class WebhookService {
     return { ...endpointView(endpoint), secret: endpoint.secret };
   }
 
+  /** Each endpoint with its deliveries per status (one grouped read for all of them). */
   async list(owner: EndpointOwner) {
     const endpoints = await WebhookEndpoint.findAll({ where: this.scope(owner), order: [['createdAt', 'ASC'], ['id', 'ASC']] });
-    return endpoints.map(endpointView);
+    const counts = await this.countsByEndpoint(endpoints.map((e) => e.id));
+    return endpoints.map((e) => ({ ...endpointView(e), deliveries: counts.get(e.id) ?? emptyCounts() }));
   }
 
   async get(id: string, owner: EndpointOwner) {
     const endpoint = await this.find(id, owner);
-    return { ...endpointView(endpoint), deliveries: await this.countsByStatus({ endpointId: id }) };
+    return { ...endpointView(endpoint), deliveries: (await this.countsByEndpoint([id])).get(id) ?? emptyCounts() };
   }
 
   async update(id: string, input: UpdateEndpointInput, owner: EndpointOwner) {
@@ -195,16 +216,21 @@ export class WebhookService {
     return endpoint;
   }
 
-  /** Deliveries per status (of one endpoint, or of all): the endpoint view's and the admin overview's counts. */
-  async countsByStatus(where: WhereOptions<WebhookDelivery> = {}): Promise<Record<DeliveryStatus, number>> {
+  /** Deliveries per endpoint and status. */
+  private async countsByEndpoint(endpointIds: string[]): Promise<Map<string, Record<DeliveryStatus, number>>> {
+    const byEndpoint = new Map<string, Record<DeliveryStatus, number>>();
+    if (!endpointIds.length) return byEndpoint;
     const rows = (await WebhookDelivery.findAll({
-      where,
-      attributes: ['status', [fn('count', col('id')), 'count']],
-      group: ['status'],
+      where: { endpointId: endpointIds },
+      attributes: ['endpointId', 'status', [fn('count', col('id')), 'count']],
+      group: ['endpointId', 'status'],
       raw: true,
-    })) as unknown as Array<{ status: DeliveryStatus; count: string }>;
-    const counts = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
-    for (const r of rows) counts[r.status] = Number(r.count);
-    return counts;
+    })) as unknown as Array<{ endpointId: string; status: DeliveryStatus; count: string }>;
+    for (const r of rows) {
+      const counts = byEndpoint.get(r.endpointId) ?? emptyCounts();
+      counts[r.status] = Number(r.count);
+      byEndpoint.set(r.endpointId, counts);
+    }
+    return byEndpoint;
   }
 }

@@ -10,6 +10,6 @@ export { EVENT_TYPES, ALL_EVENTS, API_VERSION, FINAL_ORDER_EVENTS, type EventTyp
 export { publishEvents, eventPayload, type NewEvent, type EventPayload } from './outbox';
 export { insertOrderEventsFrom, orderEventColumns, storedItemsSql } from './data/order-events-sql';
 export { streamOrderEvents, type OrderSnapshot } from './streams';
-export { WebhookService } from './endpoints';
+export { WebhookService, webhookOverview } from './endpoints';
 export { signatureHeader } from './signature';
 export { OutboxEvent, WebhookEndpoint, WebhookDelivery, WebhookAttempt, DELIVERY_STATUSES, initEventModels, type DeliveryStatus } from './models';
