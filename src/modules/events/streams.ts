@@ -32,23 +32,13 @@ function sessionFor(ctx: AppContext, req: Request, res: Response): Promise<Sessi
  * are always read from the table in sequence order; a notice only says when to look.
  */
 export async function streamOrderEvents(ctx: AppContext, req: Request, res: Response, orderId: string, snapshot: () => Promise<OrderSnapshot>): Promise<void> {
-  const now = await snapshot();
-  const resumeFrom = Number.parseInt(String(req.get('Last-Event-ID') ?? ''), 10);
-  const resuming = Number.isSafeInteger(resumeFrom) && resumeFrom >= 0;
-  let sent = resuming ? Math.min(resumeFrom, now.sequence) : now.sequence;
-
-  const session = await sessionFor(ctx, req, res);
-  if (!resuming) session.push(now, 'snapshot', String(now.sequence));
-  if (now.final && sent >= now.sequence) {
-    res.end();
-    return;
-  }
-
-  let pumping: Promise<void> = Promise.resolve();
+  let session: Session | null = null;
+  let sent = 0;
   let ended = false;
+  let pumping: Promise<void> = Promise.resolve();
   const pump = () => {
     pumping = pumping.then(async () => {
-      if (ended || !session.isConnected) return;
+      if (ended || !session?.isConnected) return;
       const events = await orderEventsAfter.rows(ctx.sequelize, [orderId, sent]);
       for (const event of events) {
         session.push(eventPayload(event), event.type, String(event.sequence));
@@ -60,23 +50,36 @@ export async function streamOrderEvents(ctx: AppContext, req: Request, res: Resp
       end();
     });
   };
-  const subscription = { stop: () => {} };
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    subscription.stop();
-    if (!res.writableEnded) res.end();
-  };
-  session.once('disconnected', end);
-  subscription.stop = await ctx.eventHub.subscribe({
+  // Listening first: an unreachable database is still a plain 503, and nothing that commits after the snapshot is missed.
+  const unsubscribe = await ctx.eventHub.subscribe({
     onEvent: (notice: EventNotice) => {
       if (notice.orderId === orderId && (notice.sequence ?? 0) > sent) pump();
     },
     onGap: pump,
   });
-  if (ended) subscription.stop();
-  // Events committed between the snapshot and the subscription.
-  else pump();
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    unsubscribe();
+    if (!res.writableEnded) res.end();
+  };
+  let now: OrderSnapshot;
+  try {
+    now = await snapshot();
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+  const resumeFrom = Number.parseInt(String(req.get('Last-Event-ID') ?? ''), 10);
+  const resuming = Number.isSafeInteger(resumeFrom) && resumeFrom >= 0;
+  sent = resuming ? Math.min(resumeFrom, now.sequence) : now.sequence;
+
+  session = await sessionFor(ctx, req, res);
+  session.once('disconnected', end);
+  if (!resuming) session.push(now, 'snapshot', String(now.sequence));
+  if (now.final && sent >= now.sequence) return end();
+  // What committed between the subscription and now, or what a resuming client missed.
+  pump();
 }
 
 /**
@@ -84,7 +87,7 @@ export async function streamOrderEvents(ctx: AppContext, req: Request, res: Resp
  * are the events' ids: it does not resume (the orders list is read afresh on reconnect).
  */
 export async function streamAllEvents(ctx: AppContext, req: Request, res: Response): Promise<void> {
-  const session = await sessionFor(ctx, req, res);
+  let session: Session | null = null;
   let pending: string[] = [];
   let timer: NodeJS.Timeout | null = null;
   let reading: Promise<void> = Promise.resolve();
@@ -93,19 +96,21 @@ export async function streamAllEvents(ctx: AppContext, req: Request, res: Respon
     const ids = pending;
     pending = [];
     reading = reading.then(async () => {
-      if (!session.isConnected) return;
+      if (!session?.isConnected) return;
       const events: StoredEvent[] = await eventsByIds.rows(ctx.sequelize, [ids]);
       for (const event of events) session.push(eventPayload(event), event.type, event.id);
     }).catch((error: unknown) => ctx.logger.warn({ err: error }, 'event stream could not read events'));
   };
+  // Listening first: an unreachable database is still a plain 503 rather than a stream that hears nothing.
   const unsubscribe = await ctx.eventHub.subscribe({
     onEvent: (notice) => {
       pending.push(notice.id);
       timer ??= setTimeout(flush, GATHER_MS);
     },
     // Notices were lost: say so, and the client reads its lists afresh.
-    onGap: () => session.push({ reason: 'the event stream reconnected; some events may have been missed' }, 'gap'),
+    onGap: () => session?.push({ reason: 'the event stream reconnected; some events may have been missed' }, 'gap'),
   });
+  session = await sessionFor(ctx, req, res);
   session.once('disconnected', () => {
     unsubscribe();
     if (timer) clearTimeout(timer);
