@@ -157,6 +157,15 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** User + system CPU seconds the processes have used so far (Linux /proc; null elsewhere). */
+export function cpuSeconds(pids: number[]): number | null {
+  try {
+    return pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) / clockTicksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
 export interface IdleCost {
   commitsPerSec: number;
   /** Service statements per second, null without pg_stat_statements. */

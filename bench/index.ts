@@ -12,7 +12,7 @@ import { benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } fr
 import { assertInvariants } from './invariants';
 import { postOrders, runOrderBenchmarks } from './orders';
 import { formatSample, runSustained, sustainedRows, sustainedSeconds } from './sustained';
-import { runWebhookBenchmark, webhookRows } from './webhooks';
+import { printTopStatements, runWebhookBenchmark, webhookRows } from './webhooks';
 
 const run = promisify(execFile);
 
@@ -125,7 +125,11 @@ async function main(): Promise<void> {
     process.stdout.write('orders: intake, end to end, hot SKU …\n');
     const { intake, endToEnd, hotSku } = await runOrderBenchmarks(db, service.baseUrl, { orders: 5000, hotOrders: 1000, hotStock: 500, counters });
     process.stdout.write('webhooks: end to end (5,000 orders) without an endpoint, then with one for every event …\n');
-    const webhooks = await runWebhookBenchmark(db, service.baseUrl, { orders: 5000 });
+    const webhooks = await runWebhookBenchmark(db, service.baseUrl, {
+      orders: 5000,
+      counters,
+      servicePids: processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined),
+    });
     process.stdout.write('flaky payments (2,000 orders, failure rate 0.3) …\n');
     const flaky = await flakyPayments(db, service, 2000);
     await assertInvariants(db, 'flaky payments');
@@ -186,6 +190,7 @@ async function main(): Promise<void> {
       console.log(`\nend to end: statements per completed order, most called first (pg_stat_statements; BEGIN and COMMIT are round trips too):`);
       for (const st of work.topStatements) console.log(`  ${(st.calls / endToEnd.completed).toFixed(2).padStart(6)}  ${st.text}`);
     }
+    printTopStatements(webhooks);
     if (sustained) {
       console.log(`\nsustained: intake answers ${JSON.stringify(sustained.intake.statusCounts)}; backlog every 10 s (seconds since the first POST):`);
       for (const s of sustained.samples) console.log(`  ${formatSample(s)}`);

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   try {
     const { intake, endToEnd, hotSku } = await runOrderBenchmarks(db, service.baseUrl, { orders: 5000, hotOrders: 1000, hotStock: 500 });
     process.stdout.write('webhooks: end to end without, then with one endpoint for every event …\n');
-    const webhooks = await runWebhookBenchmark(db, service.baseUrl, { orders: 5000 });
+    const webhooks = await runWebhookBenchmark(db, service.baseUrl, { orders: 5000, servicePids: service.child.pid ? [service.child.pid] : [] });
     console.log('\norderloop order benchmarks');
     console.table({
       'intake (5,000 POST, 32 clients)': { 'per second': intake.reqPerSec, p50Ms: intake.p50Ms, p99Ms: intake.p99Ms, errors: intake.errors },

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { startWebhookReceiver } from '../src/mocks/webhook-receiver';
+import { countStatements, cpuSeconds, DatabaseCounters, STATS_FLUSH_DELAY_MS } from './db-work';
 import { adminToken, benchDatabase, startServiceProcess, waitUntil } from './harness';
 import { assertInvariants } from './invariants';
 import { orderTimes, postOrders } from './orders';
@@ -25,6 +26,52 @@ export interface EndToEndRun {
   seconds: number;
   p50Ms: number;
   p99Ms: number;
+  cost: RunCost;
+}
+
+/** What a run cost the service, from its first POST until its work was done (deliveries included). */
+export interface RunCost {
+  /** CPU of the service processes, null where /proc is not there. */
+  cpuSecondsPerThousandOrders: number | null;
+  /** CPU of the bench process: the load generator, and in the run with an endpoint its receiver. */
+  benchCpuSecondsPerThousandOrders: number;
+  /** From pg_stat_statements (null without it) and pg_stat_database; null without counters. */
+  roundTripsPerOrder: number | null;
+  commitsPerOrder: number | null;
+  /** The statements called most often, per completed order. */
+  topStatements: Array<{ perOrder: number; text: string }>;
+}
+
+interface CostMeter {
+  counters?: DatabaseCounters;
+  servicePids: number[];
+}
+
+/** Starts measuring; the function it returns ends the measure (waiting for the server's counters to be published). */
+async function meterCost(meter: CostMeter): Promise<(completed: number) => Promise<RunCost>> {
+  const cpuBefore = cpuSeconds(meter.servicePids);
+  const benchBefore = process.cpuUsage();
+  const before = await meter.counters?.snapshot();
+  return async (completed) => {
+    const cpuAfter = cpuSeconds(meter.servicePids);
+    const bench = process.cpuUsage(benchBefore);
+    const perOrder = (v: number) => Number((v / completed).toFixed(2));
+    const cost: RunCost = {
+      cpuSecondsPerThousandOrders: cpuBefore !== null && cpuAfter !== null ? Number((((cpuAfter - cpuBefore) * 1000) / completed).toFixed(1)) : null,
+      benchCpuSecondsPerThousandOrders: Number((((bench.user + bench.system) / 1e6) * 1000 / completed).toFixed(1)),
+      roundTripsPerOrder: null,
+      commitsPerOrder: null,
+      topStatements: [],
+    };
+    if (meter.counters && before) {
+      await new Promise((r) => setTimeout(r, STATS_FLUSH_DELAY_MS));
+      const work = DatabaseCounters.between(before, await meter.counters.snapshot());
+      cost.roundTripsPerOrder = work.roundTrips === null || work.statementsEvicted ? null : perOrder(work.roundTrips);
+      cost.commitsPerOrder = perOrder(work.commits);
+      cost.topStatements = work.topStatements.slice(0, 8).map((st) => ({ perOrder: perOrder(st.calls), text: st.text }));
+    }
+    return cost;
+  };
 }
 
 export interface WebhookBenchResult {
@@ -53,7 +100,7 @@ async function count(db: Client, sql: string, params: unknown[] = []): Promise<n
 }
 
 /** One burst: `orders` POSTs at 32 clients, then until none of them is pending or reserved. */
-async function endToEnd(db: Client, baseUrl: string, orders: number, skus: string[]): Promise<EndToEndRun & { start: Date; lastDoneAt: Date | null }> {
+async function endToEnd(db: Client, baseUrl: string, orders: number, skus: string[]): Promise<Omit<EndToEndRun, 'cost'> & { start: Date; lastDoneAt: Date | null }> {
   const start = new Date();
   await postOrders(baseUrl, orders, 32, skus);
   const drained = await waitUntil(
@@ -82,7 +129,12 @@ async function adminCall<T>(method: string, url: string, body?: unknown): Promis
  * The pair of end-to-end runs (without an endpoint, then with one), `orders` each, on their own 50
  * SKUs. The endpoint is deleted afterwards, so later scenarios run without it.
  */
-export async function runWebhookBenchmark(db: Client, baseUrl: string, options: { orders: number }): Promise<WebhookBenchResult> {
+export async function runWebhookBenchmark(
+  db: Client,
+  baseUrl: string,
+  options: { orders: number; counters?: DatabaseCounters; servicePids?: number[] },
+): Promise<WebhookBenchResult> {
+  const meter: CostMeter = { counters: options.counters, servicePids: options.servicePids ?? [] };
   const skus = Array.from({ length: 50 }, (_, i) => `BENCH-HOOK-${i}`);
   await db.query(
     `INSERT INTO "Products" (sku, name, price_cents, currency, stock_on_hand, low_stock_threshold)
@@ -90,7 +142,9 @@ export async function runWebhookBenchmark(db: Client, baseUrl: string, options: 
     [skus],
   );
 
-  const without = await endToEnd(db, baseUrl, options.orders, skus);
+  const endWithout = await meterCost(meter);
+  const withoutRun = await endToEnd(db, baseUrl, options.orders, skus);
+  const without = { ...withoutRun, cost: await endWithout(withoutRun.completed) };
   await assertInvariants(db, 'end to end without a webhook endpoint');
 
   // The events of the run before are all relayed (to no endpoint) before the endpoint exists.
@@ -109,6 +163,7 @@ export async function runWebhookBenchmark(db: Client, baseUrl: string, options: 
     receiver.receiver.settings.secret = created.body.endpoint.secret;
     const registeredAt = new Date();
 
+    const endWith = await meterCost(meter);
     const withHooks = await endToEnd(db, baseUrl, options.orders, skus);
     // What the receiver must end up with: every event of this run's orders, and any inventory event since the endpoint exists.
     const expectedEvents = async () => count(
@@ -153,13 +208,14 @@ export async function runWebhookBenchmark(db: Client, baseUrl: string, options: 
       throw new Error(`webhook bench: ${problems.join('; ')}`);
     }
     process.stdout.write(`  every event delivered: ${uniqueEvents} distinct events, ${stats.accepted} deliveries, signatures valid\n`);
+    const withCost = await endWith(withHooks.completed);
     await assertInvariants(db, 'end to end with a webhook endpoint');
 
-    const strip = ({ start: _start, lastDoneAt: _last, ...run }: typeof without): EndToEndRun => run;
+    const strip = <T extends { start: Date; lastDoneAt: Date | null }>({ start: _start, lastDoneAt: _last, ...run }: T) => run;
     return {
       orders: options.orders,
       without: strip(without),
-      with: strip(withHooks),
+      with: { ...strip(withHooks), cost: withCost },
       ratio: Number((withHooks.ordersPerSec / without.ordersPerSec).toFixed(3)),
       events,
       deliveries: stats.accepted,
@@ -181,6 +237,12 @@ export async function runWebhookBenchmark(db: Client, baseUrl: string, options: 
 
 /** The rows bench/index.ts and bench/orders.ts print for it. */
 export function webhookRows(r: WebhookBenchResult, ratioToPgbench: (v: number) => number | null = () => null) {
+  const cost = (c: RunCost) => [
+    c.cpuSecondsPerThousandOrders === null ? null : `service CPU ${c.cpuSecondsPerThousandOrders} s per 1,000 orders`,
+    `bench process CPU ${c.benchCpuSecondsPerThousandOrders} s`,
+    c.roundTripsPerOrder === null ? null : `${c.roundTripsPerOrder} round trips`,
+    c.commitsPerOrder === null ? null : `${c.commitsPerOrder} commits per order`,
+  ].filter(Boolean).join(', ') || null;
   return {
     [`end to end, no webhook endpoint (${r.orders.toLocaleString('en')} orders)`]: {
       value: r.without.ordersPerSec,
@@ -188,6 +250,7 @@ export function webhookRows(r: WebhookBenchResult, ratioToPgbench: (v: number) =
       p50Ms: r.without.p50Ms,
       p99Ms: r.without.p99Ms,
       errors: r.orders - r.without.completed,
+      detail: cost(r.without.cost),
     },
     [`end to end, one webhook endpoint for every event (${r.orders.toLocaleString('en')} orders)`]: {
       value: r.with.ordersPerSec,
@@ -195,6 +258,7 @@ export function webhookRows(r: WebhookBenchResult, ratioToPgbench: (v: number) =
       p50Ms: r.with.p50Ms,
       p99Ms: r.with.p99Ms,
       errors: r.orders - r.with.completed,
+      detail: `${cost(r.with.cost) ?? ''} (deliveries included)`,
     },
     'webhooks: end to end with ÷ without': { value: r.ratio, aim: `≥ ${WEBHOOK_RATIO_AIM.toFixed(2)}` },
     'webhooks: deliveries/s': {
@@ -206,6 +270,15 @@ export function webhookRows(r: WebhookBenchResult, ratioToPgbench: (v: number) =
   };
 }
 
+/** The statements each run called most, per completed order (needs pg_stat_statements). */
+export function printTopStatements(r: WebhookBenchResult): void {
+  for (const [name, run] of [['without an endpoint', r.without], ['with one endpoint (deliveries included)', r.with]] as const) {
+    if (!run.cost.topStatements.length) continue;
+    console.log(`\nend to end ${name}: statements per completed order, most called first`);
+    for (const st of run.cost.topStatements) console.log(`  ${st.perOrder.toFixed(2).padStart(6)}  ${st.text}`);
+  }
+}
+
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--orders');
   const orders = i >= 0 ? Number(process.argv[i + 1]) : 5000;
@@ -213,11 +286,14 @@ async function main(): Promise<void> {
   const database = await benchDatabase();
   const service = await startServiceProcess({ DATABASE_URL: database.url });
   const db = new Client({ connectionString: database.url });
+  const counted = countStatements(db);
   await db.connect();
   try {
-    const result = await runWebhookBenchmark(db, service.baseUrl, { orders });
+    const counters = await DatabaseCounters.open(db, counted);
+    const result = await runWebhookBenchmark(db, service.baseUrl, { orders, counters, servicePids: service.child.pid ? [service.child.pid] : [] });
     console.log('\norderloop webhook benchmark');
     console.table(webhookRows(result));
+    printTopStatements(result);
   } finally {
     await db.end();
     await service.stop();
