@@ -148,6 +148,17 @@ describe('webhooks', () => {
     expect(pings[0].body.data).toMatchObject({ endpointId: endpoint.id });
     const listed = (await t.http.get('/webhooks')).body.endpoints.find((e: { id: string }) => e.id === endpoint.id);
     expect(listed.deliveries).toEqual({ pending: 0, delivered: 1, failed: 0 });
+
+    // Sent again by request while the receiver is down: the attempt fails, but the delivery was made and stays delivered.
+    hooks.receiver.settings.down = true;
+    expect((await t.http.post(`/webhooks/${endpoint.id}/deliveries/${delivered.id}/retry`).send({})).status).toBe(202);
+    const resent = await eventually(async () => {
+      const d = (await deliveries(endpoint.id)).find((x) => x.id === delivered.id);
+      return d && d.attempts === 3 && d.status !== 'pending' ? d : null;
+    });
+    expect(resent.status).toBe('delivered');
+    expect(resent.attemptLog.map((a) => a.outcome)).toEqual(['failed', 'delivered', 'failed']);
+    expect((await t.http.get(`/webhooks/${endpoint.id}`)).body.endpoint.deliveries).toEqual({ pending: 0, delivered: 1, failed: 0 });
     await t.http.delete(`/webhooks/${endpoint.id}`).expect(204);
   });
 

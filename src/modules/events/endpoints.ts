@@ -67,6 +67,9 @@ const DELIVERY_INCLUDES = [
 ];
 
 const CURSOR_TS = 'cursorTs';
+
+/** A pending delivery whose next attempt is this late has lost its job: a retry by request may take it over. */
+const STUCK_AFTER_MS = 15 * 60 * 1000;
 const readCursor = (cursor: string) =>
   decodeCursor(cursor, ([createdAt, id]) =>
     typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? { createdAt, id } : null,
@@ -179,22 +182,34 @@ export class WebhookService {
     };
   }
 
-  /** One more attempt of a delivery that is settled (failed, or delivered and wanted again), now. */
+  /**
+   * One more attempt of a delivery, now: a settled one (failed, or delivered and wanted again), or
+   * one still pending whose next attempt is long overdue (its job was lost: a crash on a job's
+   * last try). A re-sent delivery that fails stays delivered; only a failure of one never made counts.
+   */
   async retry(id: string, deliveryId: string, owner: EndpointOwner) {
     await this.find(id, owner);
     const { sequelize, queue } = this.ctx;
+    const overdue = new Date(Date.now() - STUCK_AFTER_MS);
     await sequelize.transaction(async (transaction) => {
       const [changed] = await WebhookDelivery.update(
         { status: 'pending', nextAttemptAt: new Date() },
-        { where: { id: deliveryId, endpointId: id, status: { [Op.ne]: 'pending' } }, transaction },
+        {
+          where: {
+            id: deliveryId,
+            endpointId: id,
+            [Op.or]: [{ status: { [Op.ne]: 'pending' } }, { nextAttemptAt: { [Op.lt]: overdue } }],
+          },
+          transaction,
+        },
       );
       if (!changed) {
         const existing = await WebhookDelivery.findOne({ where: { id: deliveryId, endpointId: id }, attributes: ['status'], transaction });
         if (!existing) throw new AppError('DELIVERY_NOT_FOUND', `No delivery ${deliveryId} for webhook ${id}`);
         throw new AppError('DELIVERY_PENDING', 'This delivery is still being attempted; wait for its next attempt', { status: existing.status, nextAttemptAt: null });
       }
-      // One attempt, now: it settles the delivery either way.
-      await queue.send(QUEUES.WEBHOOK_DELIVER, { deliveryId, manual: true }, { transaction, retryLimit: 0 });
+      // One attempt, now: it settles the delivery either way. pg-boss's retries are for a worker that dies mid-attempt.
+      await queue.send(QUEUES.WEBHOOK_DELIVER, { deliveryId, manual: true }, { transaction, retryLimit: 3, retryDelay: 5 });
     });
     queue.notify(QUEUES.WEBHOOK_DELIVER);
     return this.delivery(id, deliveryId);

@@ -28,11 +28,12 @@ export const recordAttempts = statement<{ deliveryId: string; attempts: number; 
    ), d AS (
      UPDATE "Webhook_Deliveries" d
      SET attempts = d.attempts + 1,
-         status = CASE WHEN a.outcome = 'delivered' THEN 'delivered' WHEN a.final THEN 'failed' ELSE 'pending' END,
+         -- A re-sent delivery that had been made before stays delivered whatever this attempt did.
+         status = CASE WHEN a.outcome = 'delivered' OR (a.final AND d.delivered_at IS NOT NULL) THEN 'delivered' WHEN a.final THEN 'failed' ELSE 'pending' END,
          last_http_status = a.http_status,
          last_error = a.error,
          next_attempt_at = CASE WHEN a.outcome = 'failed' AND NOT a.final THEN a.next_retry_at END,
-         delivered_at = CASE WHEN a.outcome = 'delivered' THEN now() END,
+         delivered_at = CASE WHEN a.outcome = 'delivered' THEN now() ELSE d.delivered_at END,
          updated_at = now()
      FROM a
      WHERE d.id = a.delivery_id AND d.status = 'pending'
