@@ -43,7 +43,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       process.stdout.write(`\nEmbedded PostgreSQL is running. Open it with:\n  psql "${database.url}"\n\n`);
     }
 
-    const sequelize = registerModels(createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger }));
+    const sequelize = registerModels(createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs, logger }));
     undo.push({ name: 'connection pool', run: () => sequelize.close() });
     await sequelize.authenticate();
 

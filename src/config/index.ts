@@ -10,6 +10,9 @@ import { ROOT_DIR } from '../shared/paths';
 
 export const ROLES = Object.freeze(['all', 'api', 'worker'] as const);
 
+/** DB_IDLE_IN_TRANSACTION_TIMEOUT_MS unless set: far above any transaction's own pause, well below a stuck cancel's patience. */
+export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+
 /** pg-boss's schema unless QUEUE_SCHEMA says otherwise (also what bench, chaos and the test template use). */
 export const DEFAULT_QUEUE_SCHEMA = 'pgboss';
 export type Role = (typeof ROLES)[number];
@@ -24,6 +27,8 @@ export interface DatabaseSettings {
   poolMax: number;
   /** Send parameterised queries as named prepared statements (src/db/prepared-statements.ts). */
   preparedStatements: boolean;
+  /** PostgreSQL ends a session idle inside a transaction this long (a frozen process's locks); 0: never. */
+  idleInTransactionTimeoutMs: number;
 }
 
 export interface AppConfig {
@@ -211,6 +216,7 @@ const schema = Joi.object({
   DB_PASS: Joi.string().allow(''),
   DB_DATABASE: Joi.string(),
   DB_POOL_MAX: positiveInt.default(20),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: nonNegativeInt.default(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS),
   DB_PREPARED_STATEMENTS: bool.default(true),
 
   JWT_SECRET: Joi.string().min(32).messages({ 'string.min': 'must be at least 32 characters' }),
@@ -342,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       database: v.DB_DATABASE,
       poolMax: v.DB_POOL_MAX,
       preparedStatements: v.DB_PREPARED_STATEMENTS,
+      idleInTransactionTimeoutMs: v.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
     auth: {
       jwtSecret: v.JWT_SECRET,

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import Joi from 'joi';
 import { listen, type RunningServer } from '../shared/http-server';
@@ -65,43 +66,55 @@ export function buildWebhookReceiver(initial: Partial<WebhookReceiverSettings> =
   const stats: WebhookReceiverStats = { attempts: 0, accepted: 0, refused: 0, dropped: 0 };
   const app: Express = express();
 
-  app.post(/^\/hooks(\/.*)?$/, express.text({ type: '*/*', limit: '1mb' }), async (req, res) => {
+  /**
+   * POST /hooks/*, on node's own http objects: the bench runs this receiver on the machine it
+   * measures, so a delivery should cost it as little as a real receiver elsewhere would cost us.
+   */
+  const receive = async (req: IncomingMessage, res: ServerResponse) => {
     stats.attempts += 1;
     if (settings.down) {
       stats.dropped += 1;
       req.socket.destroy();
       return;
     }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
     if (settings.latencyMs) await sleep(settings.latencyMs);
+    const answer = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
     if (settings.failNext > 0) {
       settings.failNext -= 1;
       stats.refused += 1;
-      res.status(settings.failStatus).json({ error: 'refused by the test receiver' });
-      return;
+      return answer(settings.failStatus, { error: 'refused by the test receiver' });
     }
-    const raw = typeof req.body === 'string' ? req.body : '';
+    const raw = Buffer.concat(chunks).toString('utf8');
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(raw) as Record<string, unknown>;
     } catch {
       stats.refused += 1;
-      res.status(400).json({ error: 'body is not JSON' });
-      return;
+      return answer(400, { error: 'body is not JSON' });
     }
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
     const data = (body.data ?? {}) as Record<string, unknown>;
     received.push({
-      path: req.path,
-      eventId: String(req.get('Orderloop-Event-Id') ?? body.id),
-      type: String(req.get('Orderloop-Event-Type') ?? body.type),
+      path: new URL(req.url ?? '/', 'http://receiver').pathname,
+      eventId: String(header('orderloop-event-id') ?? body.id),
+      type: String(header('orderloop-event-type') ?? body.type),
       orderId: typeof body.type === 'string' && body.type.startsWith('order.') ? String(data.id) : null,
       sequence: typeof body.sequence === 'number' ? body.sequence : null,
-      signatureValid: settings.secret === null ? null : verifyOrderloopSignature(raw, req.get('Orderloop-Signature'), settings.secret),
+      signatureValid: settings.secret === null ? null : verifyOrderloopSignature(raw, header('orderloop-signature'), settings.secret),
       body,
       receivedAt: new Date().toISOString(),
     });
     stats.accepted += 1;
-    res.status(200).json({ received: true });
-  });
+    answer(200, { received: true });
+  };
 
   app.get('/received', (req, res) => {
     const { type, orderId } = req.query as { type?: string; orderId?: string };
@@ -124,7 +137,13 @@ export function buildWebhookReceiver(initial: Partial<WebhookReceiverSettings> =
     res.json({ ...settings, secret: settings.secret === null ? null : '(set)' });
   });
 
-  return { app, settings, received, stats };
+  /** The whole receiver as one request listener: deliveries, then the control routes. */
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && /^\/hooks(\/|\?|$)/.test(req.url ?? '')) void receive(req, res);
+    else app(req, res);
+  };
+
+  return { app, handle, settings, received, stats };
 }
 
 export type WebhookReceiver = ReturnType<typeof buildWebhookReceiver>;
@@ -135,6 +154,6 @@ export async function startWebhookReceiver(
   host = '127.0.0.1',
 ): Promise<RunningServer & { receiver: WebhookReceiver; hookUrl: string }> {
   const receiver = buildWebhookReceiver(initial);
-  const server = await listen(receiver.app, port, host);
+  const server = await listen(receiver.handle, port, host);
   return Object.assign(server, { receiver, hookUrl: `${server.url}/hooks` });
 }

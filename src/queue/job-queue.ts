@@ -54,6 +54,7 @@ export class JobQueue {
       // four, a busy charge queue's failures and fetches waited on each other.
       max: 8,
       application_name: 'orderloop-queue',
+      idle_in_transaction_session_timeout: config.db.idleInTransactionTimeoutMs,
     });
     this.pool.on('error', (error: Error) => this.logger.error({ err: error }, 'pg-boss connection error'));
     this.boss = new PgBoss({

@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 
 export interface RunningServer {
   url: string;
@@ -8,10 +7,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1:`port` (0 picks a free one) and resolves once bound. */
-export async function listen(app: Express, port: number, host = '127.0.0.1'): Promise<RunningServer> {
+/** Listens on 127.0.0.1:`port` (0 picks a free one) and resolves once bound; `app` is an Express app or any request listener. */
+export async function listen(app: RequestListener, port: number, host = '127.0.0.1'): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    const server = createServer(app).listen(port, host);
     server.once('error', reject);
     server.once('listening', () => {
       const address = server.address();

@@ -65,7 +65,7 @@ export async function startTestApp(
   const logger = options.logger ?? createLogger(config.logLevel);
   const payments = buildPaymentProviderMock({ ...config.payments.mock, hangMs: config.payments.timeoutMs + 500 });
   const paymentServer = await listen(payments.app, 0);
-  const sequelize = registerModels(createSequelize(db.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, logger }));
+  const sequelize = registerModels(createSequelize(db.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs, logger }));
   const queue = new JobQueue(config, sequelize, db.url, logger);
   await queue.start();
   const eventHub = new EventHub(db.url, logger);

@@ -1,7 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
 import ipaddr from 'ipaddr.js';
+import { Agent, request } from 'undici';
 import type { AppContext } from '../../context';
 import { grouped } from '../../shared/grouped';
 import { deliveriesToSend, type DeliveryToSend } from './data/deliveries-to-send';
@@ -31,7 +29,7 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 export class WebhookSender {
   private readonly load: (deliveryId: string) => Promise<DeliveryToSend | null>;
   private readonly record: (attempt: AttemptRecord) => Promise<void>;
-  private readonly client: AxiosInstance;
+  private readonly agent: Agent;
 
   constructor(private readonly ctx: AppContext) {
     const { sequelize, config } = ctx;
@@ -44,17 +42,15 @@ export class WebhookSender {
       await recordAttempts.rows(sequelize, [JSON.stringify(attempts), config.webhooks.disableAfterFailures]);
       return attempts.map(() => undefined);
     }, group);
-    // Keep-alive: a receiver gets many deliveries, and a new TLS handshake for each would cost more than the POST.
-    const agentOptions = { keepAlive: true, maxSockets: 50, ...(config.webhooks.allowPrivate ? {} : { lookup: guardedLookup }) };
-    this.client = axios.create({
-      timeout: config.webhooks.timeoutMs,
-      maxRedirects: 0,
-      maxContentLength: MAX_RESPONSE_BYTES,
-      responseType: 'text',
-      transformResponse: (body: unknown) => body,
-      validateStatus: () => true,
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
+    // undici (Node's own HTTP client) rather than axios: a delivery is one small POST, and axios' per-request
+    // work was half of a delivery's CPU. Connections are kept alive per receiver (a TLS handshake costs more
+    // than the POST); redirects are never followed.
+    this.agent = new Agent({
+      connections: 50,
+      headersTimeout: config.webhooks.timeoutMs,
+      bodyTimeout: config.webhooks.timeoutMs,
+      connectTimeout: config.webhooks.timeoutMs,
+      ...(config.webhooks.allowPrivate ? {} : { connect: { lookup: guardedLookup } }),
     });
   }
 
@@ -104,16 +100,22 @@ export class WebhookSender {
       if (ipaddr.isValid(host) && !isPublicAddress(host)) return { httpStatus: null, error: describeFailure(new AddressNotAllowedError(host), this.ctx.config.webhooks.timeoutMs) };
     }
     try {
-      const res = await this.client.post(delivery.url, body, {
+      const res = await request(delivery.url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        body,
         headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'orderloop-webhooks',
-          'Orderloop-Event-Id': delivery.eventId,
-          'Orderloop-Event-Type': delivery.type,
-          'Orderloop-Signature': signatureHeader(delivery.secret, body),
+          'content-type': 'application/json',
+          'user-agent': 'orderloop-webhooks',
+          'orderloop-event-id': delivery.eventId,
+          'orderloop-event-type': delivery.type,
+          'orderloop-signature': signatureHeader(delivery.secret, body),
         },
       });
-      return res.status >= 200 && res.status < 300 ? { httpStatus: res.status, error: null } : { httpStatus: res.status, error: `HTTP ${res.status}` };
+      // Read past the answer (the connection is then free for the next delivery); its content is not kept.
+      await res.body.dump({ limit: MAX_RESPONSE_BYTES });
+      const status = res.statusCode;
+      return status >= 200 && status < 300 ? { httpStatus: status, error: null } : { httpStatus: status, error: `HTTP ${status}` };
     } catch (error) {
       return { httpStatus: null, error: describeFailure(error, this.ctx.config.webhooks.timeoutMs) };
     }
@@ -126,20 +128,20 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   switch (code) {
     case 'ADDRESS_NOT_ALLOWED':
       return 'the receiver\'s address is not a public one (loopback, private and link-local addresses are refused)';
-    case 'ECONNABORTED':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
       return `no answer within ${timeoutMs} ms`;
     case 'ECONNREFUSED':
       return 'connection refused';
+    case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
     case 'EPIPE':
       return 'connection closed before an answer';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'host not found';
-    case 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED':
-    case 'ERR_BAD_RESPONSE':
-      return 'answer too large';
     default:
       return code ? `request failed (${code})` : 'request failed';
   }
