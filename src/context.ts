@@ -26,6 +26,6 @@ export interface AppContext {
    * the dashboard's /admin/mocks/* controls, so no deployment exposes a door to reconfigure its dependencies.
    */
   mocksInProcess: { payments: boolean; warehouse: boolean };
-  /** ROLE=all with WORKER_THREAD: the thread that runs the job loops (its metrics join /metrics). */
-  jobThread?: Pick<JobThread, 'metrics'>;
+  /** ROLE=all with WORKER_THREAD: the threads that run the job loops (their metrics join /metrics). */
+  jobThreads?: Array<Pick<JobThread, 'metrics'>>;
 }

@@ -14,7 +14,7 @@ import { developmentJwtSecret } from './modules/auth';
 import { JobQueue } from './queue/job-queue';
 import { EventHub } from './modules/events';
 import { startWorkers, type RunningWorkers } from './workers';
-import { startJobThread } from './job-thread';
+import { startJobThread, type JobThread } from './job-thread';
 import { listen, type RunningServer } from './shared/http-server';
 import { startMetricsServer } from './observability/routes';
 import type { Logger } from './shared/logger';
@@ -43,7 +43,7 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       process.stdout.write(`\nEmbedded PostgreSQL is running. Open it with:\n  psql "${database.url}"\n\n`);
     }
 
-    const sequelize = registerModels(createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs, logger }));
+    const sequelize = registerModels(createSequelize(database.url, { poolMax: config.db.poolMax, preparedStatements: config.db.preparedStatements, idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs, asynchronousCommit: eventsOnly(config), logger }));
     undo.push({ name: 'connection pool', run: () => sequelize.close() });
     await sequelize.authenticate();
 
@@ -110,14 +110,26 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
         inventory: { ...config.inventory, warehouseUrl },
       };
       // A thread that dies is a crash like any other: main.ts stops the service with exit code 1.
-      const thread = await startJobThread({ config: threadConfig, nice: config.queue.threadNice }, logger, (error) =>
+      const crash = (error: Error) =>
         process.nextTick(() => {
           throw error;
-        }),
-      );
-      undo.push({ name: 'job thread', run: () => thread.stop() });
-      queue.relayNotifications((name) => thread.notify(name));
-      ctx.jobThread = thread;
+        });
+      const { eventsThread } = config.queue;
+      // Webhook deliveries in a thread of their own: they then take the other core instead of the order jobs' turns.
+      const plans: Array<{ name: string; config: AppConfig }> = [
+        { name: 'job thread', config: { ...threadConfig, queue: { ...config.queue, jobs: eventsThread ? 'orders' : 'all' } } },
+        ...(eventsThread
+          ? [{ name: 'events thread', config: { ...threadConfig, queue: { ...config.queue, jobs: 'events' as const }, db: { ...threadConfig.db, poolMax: Math.min(5, config.db.poolMax) } } }]
+          : []),
+      ];
+      const threads: JobThread[] = [];
+      for (const plan of plans) {
+        const thread = await startJobThread({ config: plan.config, nice: config.queue.threadNice }, logger, crash);
+        undo.push({ name: plan.name, run: () => thread.stop() });
+        threads.push(thread);
+      }
+      queue.relayNotifications((name) => threads.forEach((thread) => thread.notify(name)));
+      ctx.jobThreads = threads;
     } else if (runsWorkers) {
       const workers: RunningWorkers = await startWorkers(ctx);
       undo.push({ name: 'workers', run: () => workers.stop() });
@@ -147,6 +159,9 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
     throw error;
   }
 }
+
+/** A process or thread that runs only the webhook relay and deliveries (WORKER_JOBS=events, the events thread). */
+const eventsOnly = (config: AppConfig) => config.role === 'worker' && config.queue.jobs === 'events';
 
 /** What a person can open: the wildcard address is reachable as localhost too. */
 function displayHost(host: string): string {

@@ -17,6 +17,9 @@ export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 export const DEFAULT_QUEUE_SCHEMA = 'pgboss';
 export type Role = (typeof ROLES)[number];
 
+export const WORKER_JOBS = Object.freeze(['all', 'orders', 'events'] as const);
+export type WorkerJobs = (typeof WORKER_JOBS)[number];
+
 export interface DatabaseSettings {
   url?: string;
   host?: string;
@@ -82,6 +85,10 @@ export interface AppConfig {
     thread: boolean;
     /** Linux nice value of that thread: under a full CPU the kernel serves HTTP first. */
     threadNice: number;
+    /** Which jobs this process (or thread) runs: the order flow and inventory, the webhook relay and deliveries, or all. */
+    jobs: WorkerJobs;
+    /** ROLE=all with WORKER_THREAD: the webhook relay and deliveries in a second thread of their own. */
+    eventsThread: boolean;
     jobExpireSeconds: number;
   };
   orders: {
@@ -234,6 +241,8 @@ const schema = Joi.object({
   WORKER_IDLE_POLL_S: Joi.number().min(0.5).max(60).default(2).messages({ '*': 'must be a number of seconds from 0.5 to 60' }),
   WORKER_THREAD: bool.default(true),
   WORKER_THREAD_NICE: Joi.number().integer().min(0).max(19).default(19).messages({ '*': 'must be an integer from 0 to 19' }),
+  WORKER_JOBS: Joi.string().valid(...WORKER_JOBS).default('all').messages({ '*': `must be one of ${WORKER_JOBS.join(', ')}` }),
+  EVENTS_THREAD: bool.default(true),
   JOB_EXPIRE_S: positiveInt.default(60),
 
   RESERVATION_TTL_S: positiveInt.default(900),
@@ -367,6 +376,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       idlePollSeconds: v.WORKER_IDLE_POLL_S,
       thread: v.WORKER_THREAD,
       threadNice: v.WORKER_THREAD_NICE,
+      jobs: v.WORKER_JOBS,
+      eventsThread: v.EVENTS_THREAD,
       jobExpireSeconds: v.JOB_EXPIRE_S,
     },
     orders: {

@@ -4,6 +4,15 @@ import { pgWithPreparedStatements } from './prepared-statements';
 import { DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS } from '../config';
 
 /**
+ * PostgreSQL's startup option for connections whose every write is redone if lost (the webhook
+ * relay's and deliveries', WORKER_JOBS=events): a commit returns without waiting for its WAL flush.
+ * A database crash can lose the last fraction of a second of them, never corrupt anything; the
+ * events stay undispatched and are relayed again, an attempt is made again (deliveries are at least once).
+ */
+export const ASYNCHRONOUS_COMMIT = '-c synchronous_commit=off';
+
+/**
+ * `asynchronousCommit`: see ASYNCHRONOUS_COMMIT.
  * `idleInTransactionTimeoutMs`: PostgreSQL ends a session that sits inside a transaction this long
  * without sending a statement (a process frozen or paused mid-transaction), so its row locks cannot
  * hold cancels and other jobs forever. No code here waits on anything but the database inside a
@@ -11,7 +20,7 @@ import { DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS } from '../config';
  */
 export function createSequelize(
   url: string,
-  options: { poolMax: number; logger: Logger; preparedStatements?: boolean; idleInTransactionTimeoutMs?: number },
+  options: { poolMax: number; logger: Logger; preparedStatements?: boolean; idleInTransactionTimeoutMs?: number; asynchronousCommit?: boolean },
 ): Sequelize {
   const idleInTransaction = options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS;
   return new Sequelize(url, {
@@ -20,7 +29,12 @@ export function createSequelize(
     logging: (sql: string) => options.logger.trace({ sql }, 'sql'),
     pool: { max: options.poolMax, min: 0, idle: 10_000, acquire: 5_000 },
     define: { underscored: true },
-    dialectOptions: { application_name: 'orderloop', connectionTimeoutMillis: 5_000, idle_in_transaction_session_timeout: idleInTransaction },
+    dialectOptions: {
+      application_name: 'orderloop',
+      connectionTimeoutMillis: 5_000,
+      idle_in_transaction_session_timeout: idleInTransaction,
+      ...(options.asynchronousCommit ? { options: ASYNCHRONOUS_COMMIT } : {}),
+    },
     retry: { max: 0 },
   });
 }

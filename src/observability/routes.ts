@@ -7,9 +7,9 @@ import { metricsRegistryOf } from './service-metrics';
 
 async function sendMetrics(ctx: AppContext, res: express.Response): Promise<void> {
   const own = metricsRegistryOf(ctx);
-  // The job thread counts its own orders, payments and syncs: added to this thread's series.
-  const registry = ctx.jobThread
-    ? AggregatorRegistry.aggregate([await own.getMetricsAsJSON(), await ctx.jobThread.metrics()])
+  // The job threads count their own orders, payments, syncs and deliveries: added to this thread's series.
+  const registry = ctx.jobThreads?.length
+    ? AggregatorRegistry.aggregate([await own.getMetricsAsJSON(), ...(await Promise.all(ctx.jobThreads.map((thread) => thread.metrics())))])
     : own;
   const body = await registry.metrics();
   res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);

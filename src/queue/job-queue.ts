@@ -4,6 +4,7 @@ import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { AppConfig } from '../config';
 import type { Logger } from '../shared/logger';
 import { PreparingClient } from '../db/prepared-statements';
+import { ASYNCHRONOUS_COMMIT } from '../db/sequelize';
 import { QueueInspector } from './inspect';
 import { BacklogWatch } from './backlog';
 import { JobLoop, type BatchHandler, type JobHandler, type LoopHandler, type RunningLoop } from './job-loop';
@@ -55,6 +56,8 @@ export class JobQueue {
       max: 8,
       application_name: 'orderloop-queue',
       idle_in_transaction_session_timeout: config.db.idleInTransactionTimeoutMs,
+      // Only the relay's and the deliveries' bookkeeping: redone if lost (src/db/sequelize.ts).
+      ...(config.role === 'worker' && config.queue.jobs === 'events' ? { options: ASYNCHRONOUS_COMMIT } : {}),
     });
     this.pool.on('error', (error: Error) => this.logger.error({ err: error }, 'pg-boss connection error'));
     this.boss = new PgBoss({

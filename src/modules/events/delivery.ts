@@ -17,7 +17,7 @@ export class DeliveryRetryError extends Error {
 }
 
 /** Delivery jobs that start within this of each other share one read and one write. */
-const GROUP_WINDOW_MS = 5;
+const GROUP_WINDOW_MS = 20;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
@@ -33,7 +33,7 @@ export class WebhookSender {
 
   constructor(private readonly ctx: AppContext) {
     const { sequelize, config } = ctx;
-    const group = { windowMs: GROUP_WINDOW_MS, maxSize: 100 };
+    const group = { windowMs: GROUP_WINDOW_MS, maxSize: 250 };
     this.load = grouped(async (ids: readonly string[]) => {
       const rows = new Map((await deliveriesToSend.rows(sequelize, [[...ids]])).map((r) => [r.deliveryId, r]));
       return ids.map((id) => rows.get(id) ?? null);

@@ -6,7 +6,7 @@ import type { EventHub } from './hub';
 /** Events taken per relay transaction. */
 const BATCH = 500;
 /** Notices arriving within this are handled by one relay pass. */
-const GATHER_MS = 20;
+const GATHER_MS = 250;
 
 /**
  * The outbox's relay: turns committed events into webhook deliveries, one pg-boss job per
