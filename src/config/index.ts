@@ -274,7 +274,7 @@ const schema = Joi.object({
   WEBHOOK_MAX_ATTEMPTS: Joi.number().integer().min(1).max(20).default(13).messages({ '*': 'must be an integer from 1 to 20' }),
   WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(20),
   WEBHOOK_ALLOW_PRIVATE: bool,
-  WEBHOOK_CONCURRENCY: Joi.number().integer().min(1).max(2000).default(100).messages({ '*': 'must be an integer from 1 to 2000' }),
+  WEBHOOK_CONCURRENCY: Joi.number().integer().min(1).max(2000).default(500).messages({ '*': 'must be an integer from 1 to 2000' }),
   EVENTS_RELAY_INTERVAL_S: Joi.number().min(0.2).max(300).default(5).messages({ '*': 'must be a number of seconds from 0.2 to 300' }),
   SSE_HEARTBEAT_S: Joi.number().integer().min(1).max(300).default(15).messages({ '*': 'must be an integer from 1 to 300 (seconds)' }),
 
