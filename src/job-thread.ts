@@ -12,6 +12,8 @@ export interface JobThreadData {
   config: AppConfig;
   /** Linux nice value for the thread (0 leaves it as it is). */
   nice: number;
+  /** V8 heap limits of the thread (Worker's resourceLimits); unset, it inherits the process's flags. */
+  heap?: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number };
 }
 
 export type ToJobThread = { type: 'notify'; queue: QueueName } | { type: 'metrics'; id: number } | { type: 'stop' };
@@ -39,7 +41,7 @@ const ENTRY = path.join(__dirname, 'job-thread-entry.js');
  * if they fall too far behind). `onCrash` is called if the thread dies while running.
  */
 export function startJobThread(data: JobThreadData, logger: Logger, onCrash: (error: Error) => void): Promise<JobThread> {
-  const worker = new Worker(ENTRY, { workerData: data });
+  const worker = new Worker(ENTRY, { workerData: data, ...(data.heap ? { resourceLimits: data.heap } : {}) });
   let stopping = false;
   let nextId = 0;
   const pendingMetrics = new Map<number, (metrics: MetricsJson) => void>();

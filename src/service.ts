@@ -14,7 +14,7 @@ import { developmentJwtSecret } from './modules/auth';
 import { JobQueue } from './queue/job-queue';
 import { EventHub } from './modules/events';
 import { startWorkers, type RunningWorkers } from './workers';
-import { startJobThread, type JobThread } from './job-thread';
+import { startJobThread, type JobThread, type JobThreadData } from './job-thread';
 import { listen, type RunningServer } from './shared/http-server';
 import { startMetricsServer } from './observability/routes';
 import type { Logger } from './shared/logger';
@@ -116,15 +116,20 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
         });
       const { eventsThread } = config.queue;
       // Webhook deliveries in a thread of their own: they then take the other core instead of the order jobs' turns.
-      const plans: Array<{ name: string; config: AppConfig }> = [
+      const plans: Array<{ name: string; config: AppConfig; heap?: JobThreadData['heap'] }> = [
         { name: 'job thread', config: { ...threadConfig, queue: { ...config.queue, jobs: eventsThread ? 'orders' : 'all' } } },
         ...(eventsThread
-          ? [{ name: 'events thread', config: { ...threadConfig, queue: { ...config.queue, jobs: 'events' as const }, db: { ...threadConfig.db, poolMax: Math.min(5, config.db.poolMax) } } }]
+          ? [{
+              name: 'events thread',
+              config: { ...threadConfig, queue: { ...config.queue, jobs: 'events' as const }, db: { ...threadConfig.db, poolMax: Math.min(5, config.db.poolMax) } },
+              // Its work holds little (a delivery is a small body in flight): a small heap keeps the process within its memory.
+              heap: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
+            }]
           : []),
       ];
       const threads: JobThread[] = [];
       for (const plan of plans) {
-        const thread = await startJobThread({ config: plan.config, nice: config.queue.threadNice }, logger, crash);
+        const thread = await startJobThread({ config: plan.config, nice: config.queue.threadNice, heap: plan.heap }, logger, crash);
         undo.push({ name: plan.name, run: () => thread.stop() });
         threads.push(thread);
       }

@@ -62,7 +62,7 @@ describe('ROLE=all runs its jobs in a worker thread of the same process', () => 
     await db.drop();
   });
 
-  it('when an order is posted to a ROLE=all process, then it completes, /metrics counts it once with the process metrics once, and only the job and events threads run at the lower priority', async () => {
+  it('when an order is posted to a ROLE=all process, then it completes, /metrics counts it once with the process metrics once, and only the job thread runs at the lower priority', async () => {
     const child = await spawnService({ DATABASE_URL: db.url, JWT_SECRET, RATE_LIMIT_ORDERS_PER_MINUTE: '0' });
     await child.waitForReady(30_000);
 
@@ -78,17 +78,17 @@ describe('ROLE=all runs its jobs in a worker thread of the same process', () => 
     expect(metrics.text.match(/^orderloop_process_cpu_seconds_total /gm)).toHaveLength(1);
 
     const threads = niceByThread(child.process.pid!);
-    expect(threads.filter((t) => t.nice === 19)).toHaveLength(2);
+    expect(threads.filter((t) => t.nice === 19)).toHaveLength(1);
     expect(threads.find((t) => t.name === 'node')?.nice).toBe(0);
 
     expect((await child.stop('SIGTERM', 15_000)).code).toBe(0);
   });
 
-  it('when EVENTS_THREAD=false, then one thread runs every job at the lower priority and the order still completes', async () => {
-    const child = await spawnService({ DATABASE_URL: db.url, JWT_SECRET, RATE_LIMIT_ORDERS_PER_MINUTE: '0', EVENTS_THREAD: 'false' });
+  it('when EVENTS_THREAD=true, then the webhook relay and deliveries get a second thread at the lower priority and the order still completes', async () => {
+    const child = await spawnService({ DATABASE_URL: db.url, JWT_SECRET, RATE_LIMIT_ORDERS_PER_MINUTE: '0', EVENTS_THREAD: 'true' });
     await child.waitForReady(30_000);
-    await orderCompletes(child, db, `ONETHREAD-${Date.now()}`);
-    expect(niceByThread(child.process.pid!).filter((t) => t.nice === 19)).toHaveLength(1);
+    await orderCompletes(child, db, `TWOTHREADS-${Date.now()}`);
+    expect(niceByThread(child.process.pid!).filter((t) => t.nice === 19)).toHaveLength(2);
     expect((await child.stop('SIGTERM', 15_000)).code).toBe(0);
   });
 
@@ -103,7 +103,7 @@ describe('ROLE=all runs its jobs in a worker thread of the same process', () => 
 
   it('when WORKER_THREAD_NICE is outside 0–19, then the configuration is refused naming it', () => {
     expect(() => loadConfig({ WORKER_THREAD_NICE: '20' })).toThrow('WORKER_THREAD_NICE must be an integer from 0 to 19, got "20"');
-    expect(loadConfig({}).queue).toMatchObject({ thread: true, threadNice: 19, jobs: 'all', eventsThread: true });
+    expect(loadConfig({}).queue).toMatchObject({ thread: true, threadNice: 19, jobs: 'all', eventsThread: false });
     expect(() => loadConfig({ WORKER_JOBS: 'webhooks' })).toThrow('WORKER_JOBS must be one of all, orders, events, got "webhooks"');
   });
 });
