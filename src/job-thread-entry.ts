@@ -2,7 +2,7 @@ import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromJobThread, JobThreadData, ToJobThread } from './job-thread';
 import { registry } from './observability/metrics';
-import { startService } from './service';
+import { startTracing } from './observability/tracing';
 import { createLogger } from './shared/logger';
 
 /** The job thread of a ROLE=all process (see job-thread.ts): a ROLE=worker service in a thread. */
@@ -10,7 +10,12 @@ async function run(): Promise<void> {
   const port = parentPort!;
   const post = (message: FromJobThread) => port.postMessage(message);
   const { config, nice } = workerData as JobThreadData;
-  const logger = createLogger(config.logLevel, { role: 'all', thread: 'jobs' });
+  // A thread loads its own modules: tracing starts here too, before the service's modules load.
+  const thread = config.queue.jobs === 'events' ? 'events' : 'jobs';
+  const tracing = startTracing(config, { thread });
+  // Required, not imported: an import would load it (express, pg) before tracing starts.
+  const { startService } = require('./service') as typeof import('./service');
+  const logger = createLogger(config.logLevel, { role: 'all', thread }, undefined, { pretty: config.logPretty });
   try {
     // On Linux a nice value belongs to the thread that sets it, so the HTTP thread keeps its own.
     if (nice > 0 && process.platform === 'linux') os.setPriority(nice);
@@ -22,6 +27,8 @@ async function run(): Promise<void> {
         void service
           .stop()
           .catch((error: unknown) => logger.error({ err: error }, 'job thread: shutdown incomplete'))
+          .then(() => tracing.shutdown())
+          .catch((error: unknown) => logger.warn({ err: error }, 'job thread: could not export the last spans'))
           .finally(() => port.close());
       }
     });

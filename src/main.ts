@@ -1,11 +1,16 @@
 import 'dotenv/config';
 import { loadConfigOrExit } from './config';
-import { startService, type RunningService } from './service';
+import { startTracing } from './observability/tracing';
+import type { RunningService } from './service';
 import { createLogger } from './shared/logger';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger(config.logLevel, { role: config.role });
+  // Before the service's modules load: the instrumentations patch http, express and pg as they are required.
+  const tracing = startTracing(config);
+  // Required, not imported: an import would load it (express, pg) before tracing starts.
+  const { startService } = require('./service') as typeof import('./service');
+  const logger = createLogger(config.logLevel, { role: config.role }, undefined, { pretty: config.logPretty });
 
   let service: RunningService | undefined;
   let stopping = false;
@@ -29,8 +34,10 @@ async function main(): Promise<void> {
     logger.info({ signal: reason }, 'shutting down');
     armDeadline();
     service.stop().then(
-      () => {
+      async () => {
         logger.info('stopped cleanly');
+        // The last spans (this shutdown's among them) go out before the process does.
+        await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not export the last spans'));
         process.exit(exitCode);
       },
       (error) => {

@@ -153,9 +153,9 @@ export async function startService(config: AppConfig, logger: Logger): Promise<R
       http = await listen(buildApp(ctx), config.port, config.host);
       // In-flight requests get half the shutdown budget; the rest is for workers, the queue and the database.
       undo.push({ name: 'http', run: () => closeGracefully(http!, Math.floor(config.shutdownTimeoutMs / 2)) });
-      logger.info({ port: http.port, role: config.role }, `orderloop listening on http://${displayHost(config.host)}:${http.port} (role ${config.role}; HOST=${config.host})`);
+      logger.info({ port: http.port }, `orderloop listening on http://${displayHost(config.host)}:${http.port} (role ${config.role}; HOST=${config.host})`);
     } else {
-      logger.info({ role: config.role }, 'orderloop worker started');
+      logger.info('orderloop worker started');
     }
 
     return { ctx, database, http, metrics: metricsServer, stop };

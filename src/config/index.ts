@@ -43,6 +43,17 @@ export interface AppConfig {
   /** Production never starts a mock, an embedded database or the /admin/mocks/* routes. */
   production: boolean;
   logLevel: string;
+  /** Log lines for people (pino-pretty): LOG_PRETTY, else on in development when stdout is a terminal. */
+  logPretty: boolean;
+  /**
+   * OpenTelemetry traces (src/observability/tracing.ts). The SDK reads the standard OTEL_*
+   * variables itself; this says whether to start it at all, so that without an exporter
+   * nothing is loaded and nothing is spent.
+   */
+  tracing: {
+    enabled: boolean;
+    protocol: 'http/json' | 'http/protobuf' | 'grpc';
+  };
   /** Absolute: DATA_DIR resolved against the project root. */
   dataDir: string;
   migrateOnStart: boolean;
@@ -276,6 +287,13 @@ const schema = Joi.object({
   WEBHOOK_ALLOW_PRIVATE: bool,
   WEBHOOK_CONCURRENCY: Joi.number().integer().min(1).max(2000).default(500).messages({ '*': 'must be an integer from 1 to 2000' }),
   EVENTS_RELAY_INTERVAL_S: Joi.number().min(0.2).max(300).default(5).messages({ '*': 'must be a number of seconds from 0.2 to 300' }),
+  LOG_PRETTY: bool,
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url,
+  OTEL_EXPORTER_OTLP_PROTOCOL: Joi.string().valid('http/json', 'http/protobuf', 'grpc').default('http/protobuf'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Joi.string().valid('http/json', 'http/protobuf', 'grpc'),
+  OTEL_TRACES_EXPORTER: Joi.string().pattern(/^(otlp|console|none)(,(otlp|console|none))*$/).messages({ '*': 'must be otlp, console or none (comma-separated)' }),
   SSE_HEARTBEAT_S: Joi.number().integer().min(1).max(300).default(15).messages({ '*': 'must be an integer from 1 to 300 (seconds)' }),
 
   WAREHOUSE_URL: url,
@@ -337,6 +355,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: v.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
     production,
     logLevel: v.LOG_LEVEL,
+    logPretty: v.LOG_PRETTY ?? (v.NODE_ENV === 'development' && process.stdout.isTTY === true),
+    tracing: {
+      enabled: tracingWanted(v),
+      protocol: v.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? v.OTEL_EXPORTER_OTLP_PROTOCOL,
+    },
     // Relative to the project root, as config/config.js reads it, whatever the working directory.
     dataDir: path.resolve(ROOT_DIR, v.DATA_DIR),
     migrateOnStart: v.MIGRATE_ON_START,
@@ -444,6 +467,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
   };
   return deepFreeze(config);
+}
+
+/**
+ * Tracing is on when something would receive the spans: an OTLP endpoint, or an exporter named
+ * in OTEL_TRACES_EXPORTER other than none; OTEL_SDK_DISABLED=true turns it off whatever else is set.
+ */
+function tracingWanted(v: Record<string, unknown>): boolean {
+  if (v.OTEL_SDK_DISABLED) return false;
+  const exporters = typeof v.OTEL_TRACES_EXPORTER === 'string' ? v.OTEL_TRACES_EXPORTER.split(',') : ['otlp'];
+  if (exporters.every((e) => e === 'none')) return false;
+  if (exporters.includes('console')) return true;
+  return Boolean(v.OTEL_EXPORTER_OTLP_ENDPOINT || v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
 /**

@@ -9,6 +9,7 @@ import { QueueInspector } from './inspect';
 import { BacklogWatch } from './backlog';
 import { JobLoop, type BatchHandler, type JobHandler, type LoopHandler, type RunningLoop } from './job-loop';
 import { QUEUES, type JobPayloads, type QueueName } from './queues';
+import { inSpan, linkTo } from '../observability/traces';
 
 type Job<T> = PgBoss.Job<T>;
 type Queue = PgBoss.Queue;
@@ -174,10 +175,18 @@ export class JobQueue {
   async work<Q extends QueueName>(
     name: Q,
     handler: JobHandler<JobOf<Q>>,
-    options: { concurrency?: number; batchSize?: number; pollingIntervalSeconds?: number } = {},
+    options: { span: string; concurrency?: number; batchSize?: number; pollingIntervalSeconds?: number },
   ): Promise<void> {
     const concurrency = options.concurrency ?? this.config.queue.workers;
-    this.startLoop(name, { each: handler }, concurrency, Math.min(options.batchSize ?? this.config.queue.batchSize, concurrency), options.pollingIntervalSeconds);
+    const traced: JobHandler<JobOf<Q>> = (job) => {
+      const data = job.data as { orderId?: string; traceparent?: string };
+      // The job's span joins the trace its payload names (its order's), or starts one.
+      return inSpan(options.span, {
+        parent: data.traceparent ?? null,
+        attributes: { 'job.queue': name, 'job.id': job.id, 'job.attempt': (job.retryCount ?? 0) + 1, ...(data.orderId ? { order_id: data.orderId } : {}) },
+      }, () => handler(job));
+    };
+    this.startLoop(name, { each: traced }, concurrency, Math.min(options.batchSize ?? this.config.queue.batchSize, concurrency), options.pollingIntervalSeconds);
   }
 
   /**
@@ -188,9 +197,15 @@ export class JobQueue {
   async workBatches<Q extends QueueName>(
     name: Q,
     handler: BatchHandler<JobOf<Q>>,
-    options: { concurrency: number; batchSize?: number; pollingIntervalSeconds?: number },
+    options: { span: string; concurrency: number; batchSize?: number; pollingIntervalSeconds?: number },
   ): Promise<void> {
-    this.startLoop(name, { batch: handler }, options.concurrency, options.batchSize ?? this.config.queue.batchSize, options.pollingIntervalSeconds);
+    // A batch is its own trace, linked to each job's; the handler gives each job a span in its own trace.
+    const traced: BatchHandler<JobOf<Q>> = (jobs) => inSpan(options.span, {
+      parent: null,
+      attributes: { 'job.queue': name, 'job.count': jobs.length },
+      links: jobs.flatMap((job) => linkTo((job.data as { traceparent?: string }).traceparent)),
+    }, () => handler(jobs));
+    this.startLoop(name, { batch: traced }, options.concurrency, options.batchSize ?? this.config.queue.batchSize, options.pollingIntervalSeconds);
   }
 
   private startLoop<Q extends QueueName>(name: Q, handler: LoopHandler<JobOf<Q>>, concurrency: number, batchSize: number, pollingIntervalSeconds?: number): void {

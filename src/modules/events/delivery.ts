@@ -7,6 +7,7 @@ import { recordAttempts, type AttemptRecord } from './data/record-attempts';
 import { eventPayload } from './outbox';
 import { signatureHeader } from './signature';
 import { AddressNotAllowedError, guardedLookup, isPublicAddress } from './url-guard';
+import { annotate } from '../../observability/traces';
 
 /** A failed attempt that another follows: thrown so pg-boss retries the job with its backoff. */
 export class DeliveryRetryError extends Error {
@@ -77,6 +78,11 @@ export class WebhookSender {
       error: outcome.error,
       next_retry_at: nextRetryAt?.toISOString() ?? null,
       final: !delivered && final,
+    });
+    annotate({
+      'webhook.delivery_id': deliveryId, 'webhook.endpoint_id': delivery.endpointId, 'webhook.event_id': delivery.eventId, 'webhook.event_type': delivery.type,
+      'webhook.attempt': attempt, 'webhook.outcome': delivered ? 'delivered' : final ? 'failed' : 'retry',
+      ...(outcome.httpStatus ? { 'http.response.status_code': outcome.httpStatus } : {}),
     });
     const log = this.ctx.logger.child({ deliveryId, endpointId: delivery.endpointId, eventId: delivery.eventId, eventType: delivery.type, attempt });
     if (delivered) {

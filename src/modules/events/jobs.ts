@@ -17,7 +17,7 @@ export async function registerEventJobs(ctx: AppContext): Promise<() => Promise<
       if (!(error instanceof DeliveryRetryError)) ctx.logger.error({ err: error, deliveryId: job.data.deliveryId, jobId: job.id }, `webhook job failed: ${(error as Error).message}`);
       throw error;
     }
-  }, { concurrency: ctx.config.webhooks.concurrency, batchSize: 250 });
+  }, { span: 'webhook.deliver', concurrency: ctx.config.webhooks.concurrency, batchSize: 250 });
 
   return () => relay.stop();
 }

@@ -77,7 +77,7 @@ export class EventRelay {
     const { sequelize, queue } = this.ctx;
     const made = await sequelize.transaction(async (transaction) => {
       const rows = await dispatchEvents.rows(sequelize, [BATCH], transaction);
-      const deliveries = rows.filter((r) => r.deliveryId !== null).map((r) => ({ deliveryId: r.deliveryId! }));
+      const deliveries = rows.filter((r) => r.deliveryId !== null).map((r) => ({ deliveryId: r.deliveryId!, traceparent: r.traceparent ?? undefined }));
       await queue.sendMany(QUEUES.WEBHOOK_DELIVER, deliveries, { transaction });
       return { events: rows[0]?.events ?? 0, deliveries: deliveries.length };
     });

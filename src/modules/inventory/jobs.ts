@@ -56,7 +56,7 @@ export async function registerInventoryJobs(ctx: AppContext): Promise<() => Prom
         current = null;
       }
     },
-    { concurrency: 1 },
+    { span: 'inventory.sync', concurrency: 1 },
   );
 
   let task: ScheduledTask | null = null;

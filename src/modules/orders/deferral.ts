@@ -18,7 +18,7 @@ export async function deferWhileCircuitOpen(ctx: AppContext, queue: ProviderQueu
   // At least a second: a half-open circuit's probe is already taken.
   const untilProbe = nextProbeAt ? Math.ceil((nextProbeAt.getTime() - Date.now()) / 1000) : 0;
   const startAfter = Math.max(1, untilProbe) + Math.floor(Math.random() * ctx.config.payments.circuit.resetSeconds);
-  await ctx.queue.send(queue, { orderId, requestId: meta.requestId, deferrals }, { startAfter });
+  await ctx.queue.send(queue, { orderId, requestId: meta.requestId, traceparent: meta.traceparent, deferrals }, { startAfter });
   const call = queue === QUEUES.ORDER_CHARGE ? 'charge' : 'refund';
   metrics.providerCallsDeferred.inc({ call });
   ctx.logger.debug({ orderId, jobId: meta.jobId, requestId: meta.requestId, deferrals, startAfter, step: call }, `${call} deferred: payment provider circuit open`);

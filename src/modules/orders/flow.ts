@@ -16,6 +16,7 @@ import {
   type PaymentFailureCode,
 } from '../payments';
 import { metrics } from '../../observability/metrics';
+import { annotate, inSpan, openSpan, recordError, traceparentOf, withSpan } from '../../observability/traces';
 import { failStory, releaseAndClose } from './close';
 import { deferWhileCircuitOpen } from './deferral';
 import { checkForLateChargeAfterClose, requestLateChargeRefund } from './late-charge';
@@ -38,6 +39,8 @@ export type StepOutcome = 'done' | 'skipped' | 'retry' | 'deferred';
 export interface JobMeta {
   jobId?: string;
   requestId?: string;
+  /** The trace this step's spans join, and the jobs it sends carry on (src/observability/traces.ts). */
+  traceparent?: string;
   /** How many times the open circuit breaker has put this job off so far. */
   deferrals?: number;
 }
@@ -169,7 +172,50 @@ export class OrderFlow {
   async reserveBatch(jobs: Array<JobMeta & { orderId: string }>): Promise<Array<'reserved' | 'out_of_stock' | 'skipped'>> {
     const expiresAt = new Date(Date.now() + this.ctx.config.orders.reservationTtlSeconds * 1000);
     const jobOf = new Map(jobs.map((j) => [j.orderId, j]));
-    const { outcomes, lowStock } = await this.db.transaction(async (transaction) => {
+    // One transaction for the batch, but each order's reserve is a span of that order's own trace.
+    const spans = new Map(jobs.map((j) => [j.orderId, openSpan('order.reserve', {
+      parent: j.traceparent ?? null,
+      attributes: { order_id: j.orderId, 'job.queue': QUEUES.ORDER_RESERVE, ...(j.jobId ? { 'job.id': j.jobId } : {}), 'batch.size': jobs.length },
+    })]));
+    let settled: { outcomes: Map<string, 'reserved' | 'out_of_stock'>; lowStock: Array<{ orderId: string; line: ReservedLine }> };
+    try {
+      settled = await this.reserveInTransaction(jobOf, spans, expiresAt);
+    } catch (error) {
+      for (const span of spans.values()) {
+        recordError(span, error);
+        span.end();
+      }
+      throw error;
+    }
+    const { outcomes, lowStock } = settled;
+
+    for (const { orderId, line } of lowStock) {
+      withSpan(spans.get(orderId)!, () => this.ctx.logger.warn({ orderId, jobId: jobOf.get(orderId)?.jobId, sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold }, 'low stock'));
+    }
+    const answer = jobs.map((job) => {
+      const outcome = outcomes.get(job.orderId) ?? 'skipped';
+      const span = spans.get(job.orderId)!;
+      span.setAttribute('order.outcome', outcome);
+      const fields = { orderId: job.orderId, jobId: job.jobId, requestId: job.requestId, step: 'reserve' };
+      withSpan(span, () => {
+        if (outcome === 'reserved') this.ctx.logger.info(fields, 'stock reserved');
+        else if (outcome === 'out_of_stock') this.ctx.logger.info(fields, 'order failed: out of stock');
+        else this.ctx.logger.debug(fields, 'reserve skipped: order is no longer pending');
+      });
+      span.end();
+      return outcome;
+    });
+    if (answer.includes('reserved')) this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
+    return answer;
+  }
+
+  /** reserveBatch's transaction; each reserved order's charge job continues its reserve span's trace. */
+  private async reserveInTransaction(
+    jobOf: Map<string, JobMeta & { orderId: string }>,
+    spans: Map<string, ReturnType<typeof openSpan>>,
+    expiresAt: Date,
+  ) {
+    return this.db.transaction(async (transaction) => {
       const rows = await linesForReserveBatch.rows(this.db, [[...jobOf.keys()]], transaction);
       const orders = new Map<string, OrderToReserve>();
       for (const row of rows) {
@@ -197,7 +243,9 @@ export class OrderFlow {
       const changed = await transitionOrders(this.db, changes, transaction);
       // The orders are locked and pending since the first statement: a change that missed is a bug.
       if (changed.size !== changes.length) throw new Error(`reserve batch: ${changes.length - changed.size} of ${changes.length} orders changed under their locks`);
-      const reserved = [...outcomes].filter(([, o]) => o === 'reserved').map(([orderId]) => ({ orderId, requestId: jobOf.get(orderId)?.requestId }));
+      const reserved = [...outcomes].filter(([, o]) => o === 'reserved').map(([orderId]) => ({
+        orderId, requestId: jobOf.get(orderId)?.requestId, traceparent: traceparentOf(spans.get(orderId)!),
+      }));
       await this.ctx.queue.sendMany(QUEUES.ORDER_CHARGE, reserved, { transaction });
       await publishEvents(this.db, lowStock.map(({ orderId, line }) => ({
         type: 'inventory.low_stock' as const,
@@ -206,20 +254,6 @@ export class OrderFlow {
       if (lowStock.length) transaction.afterCommit(() => metrics.lowStockEvents.inc(lowStock.length));
       return { outcomes, lowStock };
     });
-
-    for (const { orderId, line } of lowStock) {
-      this.ctx.logger.warn({ orderId, jobId: jobOf.get(orderId)?.jobId, sku: line.sku, available: line.availableAfter, threshold: line.lowStockThreshold }, 'low stock');
-    }
-    const answer = jobs.map((job) => {
-      const outcome = outcomes.get(job.orderId) ?? 'skipped';
-      const fields = { orderId: job.orderId, jobId: job.jobId, requestId: job.requestId, step: 'reserve' };
-      if (outcome === 'reserved') this.ctx.logger.info(fields, 'stock reserved');
-      else if (outcome === 'out_of_stock') this.ctx.logger.info(fields, 'order failed: out of stock');
-      else this.ctx.logger.debug(fields, 'reserve skipped: order is no longer pending');
-      return outcome;
-    });
-    if (answer.includes('reserved')) this.ctx.queue.notify(QUEUES.ORDER_CHARGE);
-    return answer;
   }
 
   /**
@@ -234,6 +268,7 @@ export class OrderFlow {
     // While the provider's circuit is open no call can be made: the charge waits, its attempts unspent.
     const admission = this.ctx.payments.circuit?.admission() ?? 'call';
     if (!admission) {
+      annotate({ 'payment.outcome': 'deferred' });
       await this.deferCharge(orderId, meta);
       return 'deferred';
     }
@@ -248,27 +283,37 @@ export class OrderFlow {
         throw new RetryableStepError('PAYMENT_IN_PROGRESS', 'another charge attempt for this order is in flight');
       }
       log.debug({ status: order?.status }, 'charge skipped: order is no longer reserved');
+      annotate({ 'payment.outcome': 'skipped' });
       return 'skipped';
     }
 
     const { attempt, currency } = claimed;
+    annotate({ 'payment.attempt': attempt, 'payment.max_attempts': settings.maxAttempts });
     const amountCents = Number(claimed.totalCents);
     const started = Date.now();
     try {
       const { chargeId } = await this.ctx.payments.charge({ orderId, amountCents, currency, idempotencyKey: paymentIdempotencyKey(orderId) });
       const durationMs = Date.now() - started;
+      annotate({ 'payment.outcome': 'succeeded', 'payment.charge_id': chargeId });
       // A charge that landed after its order closed is logged (and refunded) by completePaidMany.
-      if (await this.completePaid({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta })) log.info({ attempt, chargeId }, 'payment succeeded, order completed');
+      const completed = await inSpan('order.complete', { attributes: { order_id: orderId } }, async (span) => {
+        const done = await this.completePaid({ orderId, attempt, amountCents, currency, chargeId, durationMs, meta });
+        span.setAttribute('order.outcome', done ? 'completed' : 'closed_before_charge');
+        return done;
+      });
+      if (completed) log.info({ attempt, chargeId }, 'payment succeeded, order completed');
       return 'done';
     } catch (error) {
       const durationMs = Date.now() - started;
       if (error instanceof ProviderCircuitOpenError) {
         // The circuit opened between the claim and the call: nothing reached the provider.
+        annotate({ 'payment.outcome': 'deferred' });
         await this.giveBackAndDefer(orderId, attempt, meta, `attempt ${attempt} was not made: the payment provider is unavailable`);
         return 'deferred';
       }
       // The technical detail goes to this log line and the admin-only column; clients get the code and its plain message.
       if (error instanceof PaymentDeclinedError) {
+        annotate({ 'payment.outcome': 'declined', 'payment.failure_code': error.code });
         await this.chargeDbSteps(() => this.recordFailedAttempt(
           { orderId, attempt, amountCents, currency, durationMs, outcome: 'declined', chargeId: null, code: error.code, detail: error.detail },
           meta,
@@ -278,6 +323,7 @@ export class OrderFlow {
         return 'done';
       }
       const failure = asPaymentError(error);
+      annotate({ 'payment.outcome': admission === 'probe' ? 'probe_failed' : 'failed', 'payment.failure_code': failure.code });
       if (admission === 'probe') {
         // This call probed the half-open circuit for everyone; its failure says the outage goes on, not that this order's payment failed.
         log.info({ attempt, code: failure.code, detail: failure.detail }, 'circuit probe failed: the attempt is given back and the charge waits');
@@ -385,7 +431,7 @@ export class OrderFlow {
           orderId: p.orderId, attempt: p.attempt, chargeId: p.chargeId, amountCents: p.amountCents, currency: p.currency, jobId: p.meta.jobId,
         }, transaction);
       }
-      await this.ctx.queue.sendMany(QUEUES.ORDER_REFUND, closed.map((p) => ({ orderId: p.orderId, requestId: p.meta.requestId })), { transaction });
+      await this.ctx.queue.sendMany(QUEUES.ORDER_REFUND, closed.map((p) => ({ orderId: p.orderId, requestId: p.meta.requestId, traceparent: p.meta.traceparent })), { transaction });
       return closed;
     });
     for (const p of needRefund) {
@@ -430,6 +476,14 @@ export class OrderFlow {
     meta: JobMeta,
     options: { transaction?: Transaction; ignoreLease?: boolean } = {},
   ): Promise<boolean> {
+    return inSpan('order.release', { attributes: { order_id: orderId, 'order.failure_reason': reason } }, async (span) => {
+      const closed = await this.releaseAndFail(orderId, reason, meta, options);
+      span.setAttribute('order.outcome', closed ? 'failed' : 'unchanged');
+      return closed;
+    });
+  }
+
+  private async releaseAndFail(orderId: string, reason: FailureReason, meta: JobMeta, options: { transaction?: Transaction; ignoreLease?: boolean }): Promise<boolean> {
     const outcome = await releaseAndClose(
       this.db,
       orderId,
@@ -440,7 +494,7 @@ export class OrderFlow {
         respectLease: !options.ignoreLease,
         story: failStory(reason, meta.jobId),
         // A decline is the provider's final word; any other failure after an attempt may hide a charge.
-        afterClose: reason === 'PAYMENT_DECLINED' ? undefined : checkForLateChargeAfterClose(this.ctx, meta.requestId),
+        afterClose: reason === 'PAYMENT_DECLINED' ? undefined : checkForLateChargeAfterClose(this.ctx, meta),
       },
       options.transaction,
     );
@@ -458,7 +512,7 @@ export class OrderFlow {
     if (order?.status !== 'reserved' || order.paymentAttempts === 0) return false;
     const charge = await this.ctx.payments.findCharge({ orderId, idempotencyKey: paymentIdempotencyKey(orderId) });
     if (charge?.status !== 'succeeded') return false;
-    const chargeJobId = await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId });
+    const chargeJobId = await this.ctx.queue.send(QUEUES.ORDER_CHARGE, { orderId, requestId: meta.requestId, traceparent: meta.traceparent });
     this.ctx.logger.warn({ orderId, jobId: meta.jobId, chargeJobId, chargeId: charge.chargeId, requestId: meta.requestId }, 'the provider holds a charge for this order: one more attempt collects it');
     return true;
   }
@@ -467,18 +521,26 @@ export class OrderFlow {
   async sweepExpired(meta: JobMeta): Promise<number> {
     const candidates = await sweepCandidates.rows(this.db, [this.ctx.config.orders.sweeperBatchSize]);
     let failed = 0;
-    for (const { orderId } of candidates) {
-      try {
-        if (await this.collectLostCharge(orderId, meta)) continue;
-      } catch (error) {
-        // The customer may have paid; fail the order only once the provider can say it did not.
-        this.ctx.logger.warn({ orderId, jobId: meta.jobId, err: error }, 'reservation expired but the provider cannot be asked about a charge; trying again next sweep');
-        continue;
-      }
-      if (await this.failReserved(orderId, 'RESERVATION_EXPIRED', meta)) {
-        failed += 1;
+    for (const { orderId, traceparent } of candidates) {
+      // The sweeper's action on an order is a span of that order's trace.
+      const expired = await inSpan('order.expire', { parent: traceparent, attributes: { order_id: orderId, ...(meta.jobId ? { 'job.id': meta.jobId } : {}) } }, async (span) => {
+        const orderMeta = { ...meta, traceparent: traceparent ?? undefined };
+        try {
+          if (await this.collectLostCharge(orderId, orderMeta)) {
+            span.setAttribute('order.outcome', 'charge_collected');
+            return false;
+          }
+        } catch (error) {
+          // The customer may have paid; fail the order only once the provider can say it did not.
+          this.ctx.logger.warn({ orderId, jobId: meta.jobId, err: error }, 'reservation expired but the provider cannot be asked about a charge; trying again next sweep');
+          span.setAttribute('order.outcome', 'provider_unreachable');
+          return false;
+        }
+        if (!(await this.failReserved(orderId, 'RESERVATION_EXPIRED', orderMeta))) return false;
         this.ctx.logger.warn({ orderId, jobId: meta.jobId }, 'reservation expired: stock released, order failed');
-      }
+        return true;
+      });
+      if (expired) failed += 1;
     }
     return failed;
   }

@@ -54,10 +54,10 @@ export async function requestLateChargeRefund(sequelize: Sequelize, c: LateCharg
  * late call would have landed (one lease later), asks the provider what it holds under the
  * order's key, and refunds what it finds (refund.ts).
  */
-export function checkForLateChargeAfterClose(ctx: AppContext, requestId?: string) {
+export function checkForLateChargeAfterClose(ctx: AppContext, meta: { requestId?: string; traceparent?: string }) {
   return async (closed: ClosedOrder, transaction: Transaction): Promise<void> => {
     if (closed.from !== 'reserved' || closed.paymentAttempts === 0) return;
-    await ctx.queue.send(QUEUES.ORDER_REFUND, { orderId: closed.orderId, requestId }, {
+    await ctx.queue.send(QUEUES.ORDER_REFUND, { orderId: closed.orderId, requestId: meta.requestId, traceparent: meta.traceparent }, {
       transaction,
       startAfter: PAYMENT_LEASE.seconds(ctx.config.payments.timeoutMs),
     });

@@ -39,6 +39,8 @@ export class Order extends Model<
   declare requestId: string | null;
   /** How many events the order has had; its next event carries this plus one (the events module's outbox). */
   declare eventSequence: CreationOptional<number>;
+  /** W3C traceparent of the request that created it (null while tracing is off): its jobs' spans join that trace. */
+  declare traceparent: string | null;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 
@@ -96,6 +98,7 @@ export function initOrderModels(sequelize: Sequelize): void {
       requestHash: { type: DataTypes.CHAR(64), allowNull: true },
       requestId: { type: DataTypes.STRING(128), allowNull: true },
       eventSequence: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      traceparent: { type: DataTypes.STRING(55), allowNull: true },
       ...TIMESTAMP_COLUMNS,
     },
     tableOptions(sequelize, 'Order', 'Orders', {

@@ -47,7 +47,7 @@ export class RefundFlow {
    */
   async request(orderId: string, options: { restock: boolean; requestId?: string }): Promise<'requested' | 'existing'> {
     const outcome = await this.db.transaction(async (transaction) => {
-      const order = await Order.findByPk(orderId, { attributes: ['id', 'status', 'totalCents', 'currency'], lock: transaction.LOCK.UPDATE, transaction });
+      const order = await Order.findByPk(orderId, { attributes: ['id', 'status', 'totalCents', 'currency', 'traceparent'], lock: transaction.LOCK.UPDATE, transaction });
       if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderId}`);
       if (order.status === 'refunded') return 'existing' as const;
       if (order.status !== 'completed') {
@@ -66,7 +66,8 @@ export class RefundFlow {
         details: { chargeId: charge.providerChargeId, amountCents, reason: 'requested', restock: options.restock },
         requestId: options.requestId,
       }], transaction);
-      await this.ctx.queue.send(QUEUES.ORDER_REFUND, { orderId, requestId: options.requestId }, { transaction });
+      // The refund's job joins the order's trace (the request asking for it is a trace of its own).
+      await this.ctx.queue.send(QUEUES.ORDER_REFUND, { orderId, requestId: options.requestId, traceparent: order.traceparent ?? undefined }, { transaction });
       return 'requested' as const;
     });
     if (outcome === 'requested') {

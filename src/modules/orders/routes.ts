@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../../context';
+import { annotate } from '../../observability/traces';
 import { AppError } from '../../shared/errors';
 import { validate, methodNotAllowed } from '../../shared/validate';
 import { orderRateLimit, principalOf } from '../auth';
@@ -20,6 +21,8 @@ function scopeOf(req: Request): string | undefined {
 function logWithOrder(req: Request, res: Response, orderId: string): void {
   res.locals.orderId = orderId;
   req.log = req.log.child({ orderId });
+  // And on the request's span, so a trace shows which order it was about.
+  annotate({ order_id: orderId });
 }
 
 export function ordersRouter(ctx: AppContext): Router {

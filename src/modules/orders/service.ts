@@ -4,6 +4,7 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../shared/errors';
 import { QUEUES } from '../../queue/queues';
 import { metrics } from '../../observability/metrics';
+import { currentTraceparent, inSpan, linkTo } from '../../observability/traces';
 import { PAYMENT_VIEW_ATTRIBUTES, REFUND_VIEW_ATTRIBUTES } from '../payments';
 import { decodeCursor, encodeCursor } from '../../shared/cursor';
 import { grouped } from '../../shared/grouped';
@@ -91,6 +92,8 @@ const readOrderCursor = (cursor: string) =>
 interface IntakeRequest {
   orderId: string;
   requestId?: string;
+  /** The request's trace, which the order's row and jobs carry on. */
+  traceparent?: string;
   order: IntakeOrder;
 }
 
@@ -125,15 +128,22 @@ export class OrderService {
         for (const line of lines) linesByOrder.get(line.orderId)?.push(line);
         const results = group.map((r) => linesByOrder.get(r.orderId)!);
         const written = group.filter((_, i) => results[i][0]?.orderCreatedAt);
-        await queue.sendMany(QUEUES.ORDER_RESERVE, written.map((r) => ({ orderId: r.orderId, requestId: r.requestId })), { transaction });
+        await queue.sendMany(QUEUES.ORDER_RESERVE, written.map((r) => ({ orderId: r.orderId, requestId: r.requestId, traceparent: r.traceparent })), { transaction });
         return results;
       });
     let results: Array<IntakeLine[] | Error>;
     try {
-      results = await write(requests);
+      // A group's transaction serves several requests: its span is in the request's trace when
+      // it serves one, else a trace of its own linked to each request's.
+      const lone = requests.length === 1;
+      results = await inSpan('order.intake', {
+        parent: lone ? requests[0].traceparent ?? null : null,
+        links: lone ? [] : requests.flatMap((r) => linkTo(r.traceparent)),
+        attributes: { 'intake.orders': requests.length },
+      }, () => write(requests));
     } catch (error) {
       if (requests.length === 1) return [error as Error];
-      results = await Promise.all(requests.map((r) => write([r]).then(([lines]) => lines, (e: Error) => e)));
+      results = await Promise.all(requests.map((r) => inSpan('order.intake', { parent: r.traceparent ?? null, attributes: { 'intake.orders': 1, order_id: r.orderId } }, () => write([r])).then(([lines]) => lines, (e: Error) => e)));
     }
     if (results.some((r) => !(r instanceof Error) && r[0]?.orderCreatedAt)) queue.notify(QUEUES.ORDER_RESERVE);
     return results;
@@ -153,11 +163,13 @@ export class OrderService {
     this.refuseWhenBehind();
     const orderId = randomUUID();
     const requested = input.items.map((item, ord) => ({ ord, sku: item.sku ?? null, product_id: item.productId ?? null, quantity: item.quantity }));
+    const traceparent = currentTraceparent();
 
     try {
       const lines = await this.intake({
         orderId,
         requestId: meta.requestId,
+        traceparent,
         order: {
           order_id: orderId,
           customer_id: input.customerId,
@@ -165,6 +177,7 @@ export class OrderService {
           idempotency_key: meta.idempotencyKey ?? null,
           request_hash: hash,
           request_id: meta.requestId ?? null,
+          traceparent: traceparent ?? null,
           lines: requested,
         },
       });
@@ -298,7 +311,7 @@ export class OrderService {
       respectLease: true,
       customerId: meta.customerId,
       story: cancelStory(meta.requestId),
-      afterClose: checkForLateChargeAfterClose(this.ctx, meta.requestId),
+      afterClose: checkForLateChargeAfterClose(this.ctx, { requestId: meta.requestId, traceparent: currentTraceparent() }),
     });
     switch (outcome.kind) {
       case 'missing':

@@ -1,6 +1,7 @@
 import { paymentView, refundView, type PaymentAudience } from '../payments';
 import type { Order, OrderItem, OrderLog } from './models';
 import { customerSafeLogText } from './order-log';
+import { traceIdOf } from '../../observability/traces';
 
 /**
  * The orders API's JSON shapes, built from the models. A view for a customer client (the default)
@@ -67,10 +68,14 @@ export function toOrderView(order: Order): OrderView {
   };
 }
 
-/** GET /orders/:id: the order with its payments, refunds and timeline (loaded as `payments`, `refunds` and `logs`). */
+/**
+ * GET /orders/:id: the order with its payments, refunds and timeline (loaded as `payments`,
+ * `refunds` and `logs`), and the id of its trace (null while tracing was off when it was created).
+ */
 export function toOrderDetailView(order: Order, audience: ViewAudience = 'customer') {
   return {
     ...toOrderView(order),
+    traceId: traceIdOf(order.traceparent),
     payments: (order.payments ?? []).map((p) => paymentView(p, audience)),
     refunds: (order.refunds ?? []).map(refundView),
     timeline: (order.logs ?? []).map(logViewFor(audience)),

@@ -16,6 +16,8 @@ export interface IntakeOrder {
   idempotency_key: string | null;
   request_hash: string;
   request_id: string | null;
+  /** The creating request's trace (null while tracing is off). */
+  traceparent: string | null;
   lines: Array<{ ord: number; sku: string | null; product_id: number | null; quantity: number }>;
 }
 
@@ -44,10 +46,10 @@ export interface IntakeLine extends LineProduct, Pick<InferAttributes<OrderItem>
 export const intake = statement<IntakeLine, [orders: string]>(
   'orders.intake',
   `WITH req AS (
-     SELECT o.order_id, o.customer_id, o.currency AS wanted, o.idempotency_key, o.request_hash, o.request_id,
+     SELECT o.order_id, o.customer_id, o.currency AS wanted, o.idempotency_key, o.request_hash, o.request_id, o.traceparent,
             r.ord, r.sku, r.product_id, r.quantity
      FROM jsonb_to_recordset($1::jsonb)
-            AS o(order_id uuid, customer_id text, currency text, idempotency_key text, request_hash text, request_id text, lines jsonb),
+            AS o(order_id uuid, customer_id text, currency text, idempotency_key text, request_hash text, request_id text, traceparent text, lines jsonb),
           jsonb_to_recordset(o.lines) AS r(ord int, sku text, product_id int, quantity int)
    ), lines AS (
      SELECT r.*, COALESCE(r.sku, r.product_id::text) AS asked, p.id, p.sku AS product_sku, p.name, p.price_cents, p.currency,
@@ -55,7 +57,7 @@ export const intake = statement<IntakeLine, [orders: string]>(
      FROM req r
      LEFT JOIN "Products" p ON p.id = COALESCE(r.product_id, (SELECT id FROM "Products" WHERE sku = r.sku))
    ), verdict AS (
-     SELECT order_id, customer_id, idempotency_key, request_hash, request_id,
+     SELECT order_id, customer_id, idempotency_key, request_hash, request_id, traceparent,
             bool_and(id IS NOT NULL AND available >= quantity) AND count(DISTINCT currency) = 1 AND count(DISTINCT id) = count(*)
               AND (wanted IS NULL OR bool_and(currency = wanted)) AS ok,
             min(currency) AS currency, sum(quantity * price_cents) AS total,
@@ -63,10 +65,10 @@ export const intake = statement<IntakeLine, [orders: string]>(
             jsonb_agg(jsonb_build_object('sku', product_sku, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS items,
             jsonb_agg(jsonb_build_object('sku', product_sku, 'name', name, 'quantity', quantity, 'unitPriceCents', price_cents) ORDER BY ord) AS shown_items
      FROM lines
-     GROUP BY order_id, customer_id, wanted, idempotency_key, request_hash, request_id
+     GROUP BY order_id, customer_id, wanted, idempotency_key, request_hash, request_id, traceparent
    ), o AS (
-     INSERT INTO "Orders" (id, customer_id, status, total_cents, currency, idempotency_key, request_hash, request_id, event_sequence)
-     SELECT order_id, customer_id, '${pending}', total, currency, idempotency_key, request_hash, request_id, 1 FROM verdict WHERE ok
+     INSERT INTO "Orders" (id, customer_id, status, total_cents, currency, idempotency_key, request_hash, request_id, traceparent, event_sequence)
+     SELECT order_id, customer_id, '${pending}', total, currency, idempotency_key, request_hash, request_id, traceparent, 1 FROM verdict WHERE ok
      RETURNING ${orderEventColumns()}
    ), i AS (
      INSERT INTO "Order_Items" (order_id, product_id, sku, name, quantity, unit_price_cents)
