@@ -1,5 +1,6 @@
 import { QUEUES } from '../../src/queue/queues';
 import { createLogger } from '../../src/shared/logger';
+import { killAllChildren, spawnService } from '../helpers/child-service';
 import { createProduct, eventually, startTestApp, type TestApp } from '../helpers/test-app';
 
 type Line = Record<string, unknown> & { msg?: string; level: number };
@@ -87,4 +88,26 @@ describe('correlated logs of one order', () => {
     expect(line).toBeDefined();
     expect(line).not.toHaveProperty('orderId');
   });
+});
+
+describe('logs for people', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ workers: false });
+  });
+  afterAll(async () => {
+    await killAllChildren();
+    await t.stop();
+  });
+
+  it('when a developer asks for pretty logs (as a terminal in development gets by default), then the lines are readable text, not JSON', async () => {
+    const child = await spawnService({ DATABASE_URL: t.db.url, ROLE: 'api', LOG_PRETTY: 'true', NODE_ENV: 'development' });
+    await eventually(async () => {
+      if (child.hasExited()) throw new Error(`child exited\n${child.output()}`);
+      return child.stdout().includes('orderloop listening');
+    }, 30_000);
+    const lines = child.stdout().split('\n').filter(Boolean);
+    expect(lines.find((l) => l.includes('orderloop listening'))).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*: orderloop listening on http/);
+    expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
+  }, 45_000);
 });
