@@ -12,16 +12,19 @@ import { benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } fr
 import { assertInvariants } from './invariants';
 import { postOrders, runOrderBenchmarks } from './orders';
 import { formatSample, runSustained, sustainedRows, sustainedSeconds } from './sustained';
+import { runTracingBenchmark, tracingRows, tracingSequence, tracingSettings } from './tracing';
 import { printTopStatements, runWebhookBenchmark, webhookRows } from './webhooks';
 
 const run = promisify(execFile);
 
 /**
- * `npm run bench [-- --workers N] [-- --skip-sustained]`: one command for every figure. Starts the
- * service (payment latency 0, failure rate 0, rate limit off) on a fresh database (DATABASE_URL's
- * server, or an embedded PostgreSQL), runs each scenario and checks the invariants after it,
- * measures the service's database work per order and its cost while idle, then the sustained
- * scenario in a service of its own (realistic provider; BENCH_SUSTAINED_S shortens it), prints a
+ * `npm run bench [-- --workers N] [-- --skip-sustained] [-- --skip-tracing]`: one command for
+ * every figure. Starts the service (payment latency 0, failure rate 0, rate limit off) on a fresh
+ * database (DATABASE_URL's server, or an embedded PostgreSQL), runs each scenario and checks the
+ * invariants after it, measures the service's database work per order and its cost while idle,
+ * then the sustained scenario in a service of its own (realistic provider; BENCH_SUSTAINED_S
+ * shortens it), then end to end with tracing off and on (bench/tracing.ts: one ROLE=all service
+ * and one database per run, off, on, on, off; BENCH_TRACING_ORDERS, BENCH_TRACING_ROUNDS), prints a
  * table with each figure also as a ratio to the database's own pgbench TPS, and writes
  * bench/results/latest.json.
  */
@@ -87,6 +90,7 @@ async function syncBenchmark(): Promise<{ skus: number; seconds: number } | null
 async function main(): Promise<void> {
   const workers = Number(argValue('--workers') ?? 0);
   const skipSustained = process.argv.includes('--skip-sustained');
+  const skipTracing = process.argv.includes('--skip-tracing');
   const database = await benchDatabase();
   const adminUrl = (() => {
     const u = new URL(database.url);
@@ -148,6 +152,15 @@ async function main(): Promise<void> {
       await assertInvariants(db, 'sustained');
     }
 
+    let tracing: Awaited<ReturnType<typeof runTracingBenchmark>> | null = null;
+    if (!skipTracing) {
+      // Each run on a service and a database of its own: the one above has stopped, so nothing else competes.
+      const settings = tracingSettings({ orders: 5000, rounds: 2 });
+      const runs = tracingSequence(settings.rounds).map((on) => (on ? 'on' : 'off')).join(', ');
+      process.stdout.write(`tracing: end to end (${settings.orders.toLocaleString('en')} orders) ${runs}, OTLP ${settings.protocol} to a local sink, fresh service and database each …\n`);
+      tracing = await runTracingBenchmark({ ...settings, serverUrl: adminUrl });
+    }
+
     process.stdout.write('inventory sync of 10,000 SKUs …\n');
     const sync = await syncBenchmark();
 
@@ -183,6 +196,7 @@ async function main(): Promise<void> {
       },
       'idle: service CPU % of one core': { value: idle.cpuPercentOfCore, aim: '≤ 1 % of a core' },
       ...(sustained ? sustainedRows(sustained, { pgbench, endToEnd: endToEnd.ordersPerSec }) : {}),
+      ...(tracing ? tracingRows(tracing, ratio) : {}),
       'inventory sync seconds (10,000 SKUs)': { value: sync?.seconds ?? null, aim: '< 3 s' },
       'peak RSS MB': { value: peakRssMb, aim: '≤ 250' },
     });
@@ -208,6 +222,7 @@ async function main(): Promise<void> {
       flakyPayments: flaky,
       idle,
       sustained,
+      tracing,
       sync,
       peakRssMb,
       ratios: {
@@ -215,6 +230,7 @@ async function main(): Promise<void> {
         endToEnd: ratio(endToEnd.ordersPerSec),
         hotSku: ratio(hotSku.ordersPerSec),
         webhooksWithToWithout: webhooks.ratio,
+        tracingOnToOff: tracing?.ratio ?? null,
         flakyPayments: ratio(flaky.ordersPerSec),
         sustainedArrivals: ratio(sustained?.arrivals.perSec),
         sustainedCompletedWhileSending: ratio(sustained?.completedPerSecWhileSending),

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import protobuf from 'protobufjs';
 import { listen, type RunningServer } from '../shared/http-server';
 
 /**
  * A local OTLP/HTTP trace receiver, standing in for Jaeger or a collector in tests and the bench:
- * it accepts POST /v1/traces as http/json (decoding the spans) or http/protobuf (keeping the raw
- * bodies: decoding them needs the OTLP protos, which no public package API offers), and answers
- * 200 as a collector does. `keep: false` counts without keeping anything (a bench sink).
+ * it accepts POST /v1/traces as http/json or http/protobuf, decodes the spans either way, and
+ * answers 200 as a collector does. `keep: false` counts without keeping anything (a bench sink).
  */
 export interface ReceivedSpan {
   traceId: string;
@@ -28,27 +28,71 @@ export interface ReceivedSpan {
 }
 
 export interface OtlpReceiver extends RunningServer {
-  /** Decoded spans (http/json). */
+  /** Decoded spans, in the order received. */
   spans: ReceivedSpan[];
-  /** Raw http/protobuf request bodies, unzipped. */
-  protobufBodies: Buffer[];
   stats: { requests: number; jsonRequests: number; protobufRequests: number; spans: number; bytes: number };
 }
 
 type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
 type KeyValue = { key: string; value: AnyValue };
+type ExportRequest = {
+  resourceSpans?: Array<{ resource?: { attributes?: KeyValue[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>;
+};
+
+/**
+ * The part of OTLP's trace.proto (opentelemetry-proto, v1) a receiver reads, field numbers as
+ * there. Decoded to objects shaped like OTLP/JSON (ids as hex, 64-bit numbers as strings), so
+ * both encodings go through one reader below.
+ */
+const ExportTraceServiceRequest = protobuf.Root.fromJSON({
+  nested: {
+    ExportTraceServiceRequest: { fields: { resourceSpans: { rule: 'repeated', type: 'ResourceSpans', id: 1 } } },
+    ResourceSpans: { fields: { resource: { type: 'Resource', id: 1 }, scopeSpans: { rule: 'repeated', type: 'ScopeSpans', id: 2 } } },
+    Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
+    ScopeSpans: { fields: { spans: { rule: 'repeated', type: 'Span', id: 2 } } },
+    Span: {
+      fields: {
+        traceId: { type: 'bytes', id: 1 },
+        spanId: { type: 'bytes', id: 2 },
+        parentSpanId: { type: 'bytes', id: 4 },
+        name: { type: 'string', id: 5 },
+        kind: { type: 'int32', id: 6 },
+        startTimeUnixNano: { type: 'fixed64', id: 7 },
+        endTimeUnixNano: { type: 'fixed64', id: 8 },
+        attributes: { rule: 'repeated', type: 'KeyValue', id: 9 },
+        events: { rule: 'repeated', type: 'Event', id: 11 },
+        links: { rule: 'repeated', type: 'Link', id: 13 },
+        status: { type: 'Status', id: 15 },
+      },
+    },
+    Event: { fields: { name: { type: 'string', id: 2 } } },
+    Link: { fields: { traceId: { type: 'bytes', id: 1 }, spanId: { type: 'bytes', id: 2 } } },
+    Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
+    KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
+    AnyValue: {
+      fields: {
+        stringValue: { type: 'string', id: 1 },
+        boolValue: { type: 'bool', id: 2 },
+        intValue: { type: 'int64', id: 3 },
+        doubleValue: { type: 'double', id: 4 },
+      },
+    },
+  },
+}).lookupType('ExportTraceServiceRequest');
+
+const decodeProtobuf = (body: Buffer): ExportRequest =>
+  ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { bytes: String, longs: String }) as ExportRequest;
 
 const valueOf = (v: AnyValue): string | number | boolean =>
   v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.boolValue ?? v.doubleValue ?? '');
 const attributesOf = (list: KeyValue[] = []) => Object.fromEntries(list.map((kv) => [kv.key, valueOf(kv.value)]));
 
-/** OTLP/JSON writes ids as hex; some encoders write base64: both are read as hex. */
+/** OTLP/JSON writes ids as hex, protobufjs (and some JSON encoders) as base64 (always padded): both are read as hex. */
 const hexId = (id: string | undefined) => (!id ? '' : /^[\da-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex'));
 
 export async function startOtlpReceiver(port = 0, options: { keep?: boolean } = {}): Promise<OtlpReceiver> {
   const keep = options.keep ?? true;
   const spans: ReceivedSpan[] = [];
-  const protobufBodies: Buffer[] = [];
   const stats = { requests: 0, jsonRequests: 0, protobufRequests: 0, spans: 0, bytes: 0 };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -63,18 +107,10 @@ export async function startOtlpReceiver(port = 0, options: { keep?: boolean } = 
       let body = Buffer.concat(chunks);
       stats.bytes += body.length;
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      const type = String(req.headers['content-type'] ?? '');
-      if (type.startsWith('application/x-protobuf')) {
-        stats.protobufRequests += 1;
-        if (keep) protobufBodies.push(body);
-        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-        return;
-      }
-      stats.jsonRequests += 1;
+      const protobufBody = String(req.headers['content-type'] ?? '').startsWith('application/x-protobuf');
       try {
-        const request = JSON.parse(body.toString('utf8')) as {
-          resourceSpans?: Array<{ resource?: { attributes?: KeyValue[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>;
-        };
+        const request = protobufBody ? decodeProtobuf(body) : (JSON.parse(body.toString('utf8')) as ExportRequest);
+        stats[protobufBody ? 'protobufRequests' : 'jsonRequests'] += 1;
         for (const rs of request.resourceSpans ?? []) {
           const resource = attributesOf(rs.resource?.attributes);
           for (const ss of rs.scopeSpans ?? []) {
@@ -99,13 +135,15 @@ export async function startOtlpReceiver(port = 0, options: { keep?: boolean } = 
           }
         }
       } catch {
-        res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"not OTLP/JSON"}');
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"not an OTLP trace export"}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty ExportTraceServiceResponse: all accepted.
+      if (protobufBody) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   };
 
   const server = await listen(handle, port);
-  return Object.assign(server, { spans, protobufBodies, stats });
+  return Object.assign(server, { spans, stats });
 }

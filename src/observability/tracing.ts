@@ -7,7 +7,7 @@ export interface Tracing {
 }
 
 /** Probes and scrapes: asked every few seconds, they would drown the orders' traces. */
-const UNTRACED_PATHS = /^\/(health|ready|live|metrics)(\/|\?|$)/;
+const UNTRACED_PATHS = /^\/(health|ready|metrics)(\/|\?|$)/;
 
 /**
  * Starts OpenTelemetry for this process (or job thread), before anything it instruments is
@@ -18,7 +18,7 @@ const UNTRACED_PATHS = /^\/(health|ready|live|metrics)(\/|\?|$)/;
  * Off (config.tracing.enabled false: no endpoint), nothing of the SDK is even loaded, and the
  * API calls in traces.ts are its no-ops.
  */
-export function startTracing(config: Pick<AppConfig, 'tracing' | 'role'>, where: { thread?: string } = {}): Tracing {
+export function startTracing(config: Pick<AppConfig, 'tracing' | 'role' | 'port'>, where: { thread?: string } = {}): Tracing {
   if (!config.tracing.enabled) return { shutdown: async () => undefined };
   // Required, not imported: with tracing off none of the SDK is loaded.
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
@@ -39,14 +39,16 @@ export function startTracing(config: Pick<AppConfig, 'tracing' | 'role'>, where:
     logRecordProcessors: [],
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.test(request.url ?? ''),
+        // Only the API's own port: in development the mock provider and warehouse serve from this
+        // process too, and their side of a call is the provider's business, not ours.
+        ignoreIncomingRequestHook: (request: IncomingMessage) => request.socket.localPort !== config.port || UNTRACED_PATHS.test(request.url ?? ''),
         // A call made outside any order's work (a cron tick's) would be a trace of its own.
         requireParentforOutgoingSpans: true,
       }),
-      // Route handlers only: a span per middleware layer costs more than it tells.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+      // No span per layer (they cost more than they tell): Express still names the request's span by its route.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
       // The queue's polling runs outside any span: only statements made for a request or a job are spans.
-      new PgInstrumentation({ requireParentSpan: true }),
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new UndiciInstrumentation({ requireParentforSpans: true }),
     ],
   });

@@ -196,9 +196,15 @@ describe('traces across processes', () => {
     const { order } = (await res.json()) as { order: { id: string } };
     const shown = (await (await fetch(`${proto.url}/orders/${order.id}`, { headers: auth })).json()) as { order: { traceId: string } };
     expect(shown.order.traceId).toMatch(/^[\da-f]{32}$/);
-    // Protobuf writes the trace id as its 16 raw bytes and attribute values as UTF-8.
-    const traceBytes = Buffer.from(shown.order.traceId, 'hex');
-    await eventually(async () => receiver.protobufBodies.some((body) => body.includes(traceBytes) && body.includes(Buffer.from('order.intake'))), 15_000);
+    const before = receiver.stats.protobufRequests;
+    const intake = await eventually(async () => receiver.spans.find((s) => s.traceId === shown.order.traceId && s.name === 'order.intake'), 15_000);
+    expect(receiver.stats.protobufRequests).toBeGreaterThan(before);
+    // Decoded from protobuf: the request's server span is the root, and the intake its descendant.
+    const spans = receiver.spans.filter((s) => s.traceId === shown.order.traceId);
+    const root = spans.find((s) => !s.parentSpanId)!;
+    expect(root).toMatchObject({ kind: 2, attributes: { 'http.route': '/orders/create', 'http.response.status_code': 202 } });
+    expect(intake.attributes).toMatchObject({ 'intake.orders': 1 });
+    expect(spans.find((s) => s.spanId === intake.parentSpanId)).toBeDefined();
   }, 60_000);
 });
 
