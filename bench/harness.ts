@@ -154,3 +154,33 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
 export function printTable(rows: Array<Record<string, string | number | null>>): void {
   console.table(rows);
 }
+
+/**
+ * The mock payment provider in a process of its own, as a real provider is (inside the service its
+ * answers queue behind the service's own work, and its server is traced with it); `env` sets its
+ * behaviour (PAYMENT_LATENCY_MS, PAYMENT_FAILURE_RATE...). No declines or lost responses unless set.
+ */
+export async function startPaymentMockProcess(env: Record<string, string> = {}): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
+  const port = await findFreePort();
+  const child = spawn(process.execPath, [path.join(ROOT_DIR, 'dist/src/mocks/run.js'), 'payments'], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, PAYMENT_DECLINE_RATE: '0', PAYMENT_LOST_RESPONSE_RATE: '0', LOG_LEVEL: 'warn', ...env, PAYMENT_MOCK_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the payment mock exited with ${code} while starting`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
 import { Client } from 'pg';
-import { findFreePort } from '../src/db/embedded';
 import { inspectJobs, type QueueInspector } from '../src/queue/inspect';
 import { QUEUES } from '../src/queue/queues';
-import { ROOT_DIR } from '../src/shared/paths';
-import { adminToken, benchDatabase, startServiceProcess, waitUntil, type ServiceProcess } from './harness';
+import { adminToken, benchDatabase, startPaymentMockProcess, startServiceProcess, waitUntil, type ServiceProcess } from './harness';
 import { assertInvariants } from './invariants';
 
 /**
@@ -168,39 +164,11 @@ export function formatSample(s: BacklogSample): string {
   return `${String(s.atSec).padStart(5)} s  ${String(s.completed).padStart(7)} completed  ${String(s.open).padStart(6)} open  oldest job ${s.backlogAgeSec.toFixed(1)} s (${s.backlogSource})`;
 }
 
-/**
- * The payment provider in a process of its own, as a real one is: inside the service (ROLE=all's
- * mock) its answers would wait behind the service's own requests on the same event loop.
- */
-async function startProviderProcess(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await findFreePort();
-  const child = spawn(process.execPath, [path.join(ROOT_DIR, 'dist/src/mocks/run.js'), 'payments'], {
-    cwd: ROOT_DIR,
-    // Faults come from PROVIDER (set below): no declines or lost responses, as in the service's own mock.
-    env: { ...process.env, ...PAYMENT_ENV, PAYMENT_MOCK_PORT: String(port), PAYMENT_FAILURE_RATE: '0', PAYMENT_DECLINE_RATE: '0', PAYMENT_LOST_RESPONSE_RATE: '0', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the payment mock exited with ${code} while starting`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 /** Starts its own service (ROLE=all) and provider with realistic payment settings on `databaseUrl`, sends, waits for every order to end, and stops them. */
 export async function runSustained(options: { databaseUrl: string; ratePerSec: number; seconds: number }): Promise<SustainedResult> {
   const { databaseUrl, ratePerSec, seconds } = options;
-  const provider = await startProviderProcess();
+  // Faults come from PROVIDER (set below): no declines or lost responses, as in the service's own mock.
+  const provider = await startPaymentMockProcess({ ...PAYMENT_ENV, PAYMENT_FAILURE_RATE: '0' });
   const service = await startServiceProcess({ ...PAYMENT_ENV, DATABASE_URL: databaseUrl, ROLE: 'all', PAYMENT_PROVIDER_URL: provider.url });
   const db = new Client({ connectionString: databaseUrl });
   const jobs = inspectJobs(db);

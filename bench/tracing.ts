@@ -1,13 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Client } from 'pg';
-import { findFreePort } from '../src/db/embedded';
 import { startOtlpReceiver, type OtlpReceiver } from '../src/mocks/otlp-receiver';
-import { ROOT_DIR } from '../src/shared/paths';
 import { cpuSeconds } from './db-work';
-import { adminQuery, benchDatabase, startServiceProcess, waitUntil } from './harness';
+import { adminQuery, benchDatabase, startPaymentMockProcess, startServiceProcess, waitUntil } from './harness';
 import { assertInvariants } from './invariants';
 import { orderTimes, postOrders } from './orders';
 
@@ -216,45 +212,6 @@ const diff = (after: SinkCounts, before: SinkCounts): SinkCounts => ({
   names: new Map([...after.names].map(([name, n]) => [name, n - (before.names.get(name) ?? 0)] as [string, number]).filter(([, n]) => n > 0)),
 });
 
-/**
- * The mock payment provider in a process of its own (instant, never failing), as a real provider
- * is: inside the service its HTTP server is traced too (a server span and Express's spans per
- * charge), which no production service pays.
- */
-async function startProviderProcess(): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
-  const port = await findFreePort();
-  const child = spawn(process.execPath, [path.join(ROOT_DIR, 'dist/src/mocks/run.js'), 'payments'], {
-    cwd: ROOT_DIR,
-    env: {
-      ...process.env,
-      PAYMENT_MOCK_PORT: String(port),
-      PAYMENT_TIMEOUT_MS: SERVICE_ENV.PAYMENT_TIMEOUT_MS,
-      PAYMENT_FAILURE_RATE: '0',
-      PAYMENT_DECLINE_RATE: '0',
-      PAYMENT_LOST_RESPONSE_RATE: '0',
-      PAYMENT_LATENCY_MS: '0',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the payment mock exited with ${code} while starting`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 /** Span names with the run's own database name (pg spans carry it) written as <db>, so runs add up. */
 function byName(names: Map<string, number>, database: string): Map<string, number> {
   const merged = new Map<string, number>();
@@ -273,7 +230,7 @@ async function oneRun(
   const label = `tracing ${tracing ? 'on' : 'off'} (run ${position})`;
   const database = await freshDatabaseOn(options.serverUrl);
   // runTracingBenchmark took the OTEL_* switches out of process.env: the provider process is never traced.
-  const provider = options.provider === 'process' ? await startProviderProcess() : null;
+  const provider = options.provider === 'process' ? await startPaymentMockProcess({ PAYMENT_TIMEOUT_MS: SERVICE_ENV.PAYMENT_TIMEOUT_MS, PAYMENT_FAILURE_RATE: '0', PAYMENT_LATENCY_MS: '0' }) : null;
   const service = await startServiceProcess({
     ...SERVICE_ENV,
     DATABASE_URL: database.url,
