@@ -6,6 +6,7 @@ import { cpuSeconds } from './db-work';
 import { adminQuery, benchDatabase, startPaymentMockProcess, startServiceProcess, waitUntil } from './harness';
 import { assertInvariants } from './invariants';
 import { orderTimes, postOrders } from './orders';
+import type { EndToEndRun } from './webhooks';
 
 /**
  * `npm run bench:tracing`: end to end with OpenTelemetry tracing off and on. The same burst as the
@@ -82,16 +83,11 @@ export interface TracingExport {
   lostMarkerSpans: number;
 }
 
-export interface TracingRun {
+/** A run's throughput and POST → completed latency as the webhook bench reports them; its costs are its own (below). */
+export interface TracingRun extends Omit<EndToEndRun, 'cost'> {
   tracing: boolean;
   /** 1-based position in the sequence of runs. */
   position: number;
-  orders: number;
-  completed: number;
-  ordersPerSec: number;
-  seconds: number;
-  p50Ms: number;
-  p99Ms: number;
   /** Intake: POST answers per second while the burst was sent. */
   intakeReqPerSec: number;
   intakeP99Ms: number;

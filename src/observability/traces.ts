@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, context, isSpanContextValid, propagation, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
 
 /**
  * Spans of the order flow, through OpenTelemetry's API only: while tracing is off (no SDK
@@ -82,7 +82,7 @@ export function annotate(attributes: Attributes): void {
 /** The active span's ids for a log line, or nothing (the logger's mixin). */
 export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
   const span = trace.getActiveSpan()?.spanContext();
-  return span && span.traceId !== '00000000000000000000000000000000' ? { traceId: span.traceId, spanId: span.spanId } : undefined;
+  return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : undefined;
 }
 
 /** A span's W3C traceparent, for the payload of a job that continues its work. */

@@ -105,7 +105,7 @@ describe('traces across processes', () => {
     const traceId = order.traceId!;
 
     const names = (spans: ReceivedSpan[]) => spans.map((s) => s.name);
-    const trace = await eventually(async () => {
+    await eventually(async () => {
       const spans = receiver.spans.filter((s) => s.traceId === traceId);
       const n = names(spans);
       return n.includes('order.reserve') && n.filter((x) => x === 'payment.charge').length === 2 && n.includes('order.complete') && n.includes('webhook.deliver') ? spans : null;
@@ -127,7 +127,6 @@ describe('traces across processes', () => {
     expect(roots[0]).toMatchObject({ kind: 2, resource: { 'service.name': 'orderloop', 'orderloop.role': 'api' } });
     expect(roots[0].name).toMatch(/^POST/);
     expect(spans.filter((s) => s.parentSpanId && !byId.has(s.parentSpanId)).map((s) => s.name)).toEqual([]);
-    expect(trace.length).toBeGreaterThan(0);
 
     // Intake wrote the order within the request's trace, in the api process.
     const intake = one('order.intake');

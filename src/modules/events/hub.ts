@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../../shared/logger';
 import { EVENTS_CHANNEL } from './catalog';
-import { LISTEN_EVENTS_SQL } from './data/listen-events';
+import { listenForEvents } from './data/listen-events';
 
 /** What the "Events" trigger NOTIFYs for each event as its transaction commits. */
 export interface EventNotice {
@@ -85,7 +85,7 @@ export class EventHub {
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(LISTEN_EVENTS_SQL);
+      await listenForEvents(client);
     } catch (error) {
       client.end().catch(() => undefined);
       this.logger.warn({ err: error }, 'could not listen for events; retrying');
