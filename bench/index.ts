@@ -24,7 +24,7 @@ const run = promisify(execFile);
  * invariants after it, measures the service's database work per order and its cost while idle,
  * then the sustained scenario in a service of its own (realistic provider; BENCH_SUSTAINED_S
  * shortens it), then end to end with tracing off and on (bench/tracing.ts: one ROLE=all service
- * and one database per run, off, on, on, off; BENCH_TRACING_ORDERS, BENCH_TRACING_ROUNDS), prints a
+ * and one database per run, off, on, on, off, off, on; BENCH_TRACING_ORDERS, BENCH_TRACING_ROUNDS), prints a
  * table with each figure also as a ratio to the database's own pgbench TPS, and writes
  * bench/results/latest.json.
  */
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     let tracing: Awaited<ReturnType<typeof runTracingBenchmark>> | null = null;
     if (!skipTracing) {
       // Each run on a service and a database of its own: the one above has stopped, so nothing else competes.
-      const settings = tracingSettings({ orders: 5000, rounds: 2 });
+      const settings = tracingSettings({ orders: 5000, rounds: 3 });
       const runs = tracingSequence(settings.rounds).map((on) => (on ? 'on' : 'off')).join(', ');
       process.stdout.write(`tracing: end to end (${settings.orders.toLocaleString('en')} orders) ${runs}, OTLP ${settings.protocol} to a local sink, fresh service and database each …\n`);
       tracing = await runTracingBenchmark({ ...settings, serverUrl: adminUrl });

@@ -20,6 +20,20 @@ import pg from 'pg';
 const MAX_NAMED_STATEMENTS = 500;
 const namesByText = new Map<string, string>();
 
+/** PostgreSQL keys prepared statements by their first 63 bytes (NAMEDATALEN): longer names could collide. */
+const MAX_NAME_BYTES = 63;
+
+/**
+ * Names a text's prepared statement after the data/ statement that sends it (`orders.claim_charges`),
+ * so a trace's pg span reads `pg.query:orders.claim_charges` instead of a hash. A name already
+ * taken by another text, or too long, leaves the text to the hashed name.
+ */
+export function nameStatement(text: string, name: string): void {
+  if (namesByText.has(text) || namesByText.size >= MAX_NAMED_STATEMENTS || Buffer.byteLength(name) > MAX_NAME_BYTES) return;
+  if ([...namesByText.values()].includes(name)) return;
+  namesByText.set(text, name);
+}
+
 function statementName(text: string): string | undefined {
   let name = namesByText.get(text);
   if (!name && namesByText.size < MAX_NAMED_STATEMENTS) {

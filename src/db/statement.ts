@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import { nameStatement } from './prepared-statements';
 
 /**
  * A named SQL statement of a module's data folder: declared once, typed by what it takes and
@@ -26,6 +27,7 @@ export function statement<Row extends object = Record<string, never>, Params ext
       // SELECT makes Sequelize return the rows of any statement, writes with RETURNING included.
       type: QueryTypes.SELECT,
     });
+  nameStatement(text, name);
   return {
     name,
     text,

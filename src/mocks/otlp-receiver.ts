@@ -6,7 +6,7 @@ import { listen, type RunningServer } from '../shared/http-server';
 /**
  * A local OTLP/HTTP trace receiver, standing in for Jaeger or a collector in tests and the bench:
  * it accepts POST /v1/traces as http/json or http/protobuf, decodes the spans either way, and
- * answers 200 as a collector does. `keep: false` counts without keeping anything (a bench sink).
+ * answers 200 as a collector does.
  */
 export interface ReceivedSpan {
   traceId: string;
@@ -28,8 +28,11 @@ export interface ReceivedSpan {
 }
 
 export interface OtlpReceiver extends RunningServer {
-  /** Decoded spans, in the order received. */
+  /** Decoded spans, in the order received (with decodeLater, only after takeSpans()). */
   spans: ReceivedSpan[];
+  /** Decodes what is held, then hands over and forgets every span received so far. */
+  takeSpans(): ReceivedSpan[];
+  /** `spans` counts only what has been decoded. */
   stats: { requests: number; jsonRequests: number; protobufRequests: number; spans: number; bytes: number };
 }
 
@@ -90,10 +93,51 @@ const attributesOf = (list: KeyValue[] = []) => Object.fromEntries(list.map((kv)
 /** OTLP/JSON writes ids as hex, protobufjs (and some JSON encoders) as base64 (always padded): both are read as hex. */
 const hexId = (id: string | undefined) => (!id ? '' : /^[\da-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex'));
 
-export async function startOtlpReceiver(port = 0, options: { keep?: boolean } = {}): Promise<OtlpReceiver> {
-  const keep = options.keep ?? true;
+/** Reads one export request's body (http/json or http/protobuf, gzip or not) into its spans; throws on anything else. */
+export function decodeExport(body: Buffer, headers: { contentType?: string; contentEncoding?: string }): ReceivedSpan[] {
+  const raw = headers.contentEncoding === 'gzip' ? gunzipSync(body) : body;
+  const request = isProtobuf(headers.contentType) ? decodeProtobuf(raw) : (JSON.parse(raw.toString('utf8')) as ExportRequest);
   const spans: ReceivedSpan[] = [];
+  for (const rs of request.resourceSpans ?? []) {
+    const resource = attributesOf(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const s of ss.spans ?? []) {
+        spans.push({
+          traceId: hexId(s.traceId as string),
+          spanId: hexId(s.spanId as string),
+          parentSpanId: hexId(s.parentSpanId as string | undefined),
+          name: String(s.name),
+          kind: Number(s.kind ?? 0),
+          attributes: attributesOf(s.attributes as KeyValue[]),
+          status: { code: Number((s.status as { code?: number } | undefined)?.code ?? 0), message: (s.status as { message?: string } | undefined)?.message },
+          resource,
+          startNs: BigInt(String(s.startTimeUnixNano ?? 0)),
+          endNs: BigInt(String(s.endTimeUnixNano ?? 0)),
+          links: ((s.links as Array<{ traceId: string; spanId: string }> | undefined) ?? []).map((l) => ({ traceId: hexId(l.traceId), spanId: hexId(l.spanId) })),
+          events: ((s.events as Array<{ name: string }> | undefined) ?? []).map((e) => e.name),
+        });
+      }
+    }
+  }
+  return spans;
+}
+
+const isProtobuf = (contentType: string | undefined) => String(contentType ?? '').startsWith('application/x-protobuf');
+
+/**
+ * `decodeLater: true` (the bench's sink) keeps each request's body undecoded until takeSpans():
+ * decoding as exports arrive would spend, on the machine the service is measured on, CPU that a
+ * collector on its own host spends elsewhere. Such a receiver accepts any POST to /v1/traces.
+ */
+export async function startOtlpReceiver(port = 0, options: { decodeLater?: boolean } = {}): Promise<OtlpReceiver> {
+  const spans: ReceivedSpan[] = [];
+  const held: Array<{ body: Buffer; contentType?: string; contentEncoding?: string }> = [];
   const stats = { requests: 0, jsonRequests: 0, protobufRequests: 0, spans: 0, bytes: 0 };
+  const received = (decoded: ReceivedSpan[], protobufBody: boolean) => {
+    stats[protobufBody ? 'protobufRequests' : 'jsonRequests'] += 1;
+    stats.spans += decoded.length;
+    spans.push(...decoded);
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -104,39 +148,19 @@ export async function startOtlpReceiver(port = 0, options: { keep?: boolean } = 
         return;
       }
       stats.requests += 1;
-      let body = Buffer.concat(chunks);
+      const body = Buffer.concat(chunks);
       stats.bytes += body.length;
-      if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      const protobufBody = String(req.headers['content-type'] ?? '').startsWith('application/x-protobuf');
-      try {
-        const request = protobufBody ? decodeProtobuf(body) : (JSON.parse(body.toString('utf8')) as ExportRequest);
-        stats[protobufBody ? 'protobufRequests' : 'jsonRequests'] += 1;
-        for (const rs of request.resourceSpans ?? []) {
-          const resource = attributesOf(rs.resource?.attributes);
-          for (const ss of rs.scopeSpans ?? []) {
-            for (const s of ss.spans ?? []) {
-              stats.spans += 1;
-              if (!keep) continue;
-              spans.push({
-                traceId: hexId(s.traceId as string),
-                spanId: hexId(s.spanId as string),
-                parentSpanId: hexId(s.parentSpanId as string | undefined),
-                name: String(s.name),
-                kind: Number(s.kind ?? 0),
-                attributes: attributesOf(s.attributes as KeyValue[]),
-                status: { code: Number((s.status as { code?: number } | undefined)?.code ?? 0), message: (s.status as { message?: string } | undefined)?.message },
-                resource,
-                startNs: BigInt(String(s.startTimeUnixNano ?? 0)),
-                endNs: BigInt(String(s.endTimeUnixNano ?? 0)),
-                links: ((s.links as Array<{ traceId: string; spanId: string }> | undefined) ?? []).map((l) => ({ traceId: hexId(l.traceId), spanId: hexId(l.spanId) })),
-                events: ((s.events as Array<{ name: string }> | undefined) ?? []).map((e) => e.name),
-              });
-            }
-          }
+      const headers = { contentType: req.headers['content-type'], contentEncoding: req.headers['content-encoding'] };
+      const protobufBody = isProtobuf(headers.contentType);
+      if (options.decodeLater) {
+        held.push({ body, ...headers });
+      } else {
+        try {
+          received(decodeExport(body, headers), protobufBody);
+        } catch {
+          res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"not an OTLP trace export"}');
+          return;
         }
-      } catch {
-        res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"not an OTLP trace export"}');
-        return;
       }
       // An empty ExportTraceServiceResponse: all accepted.
       if (protobufBody) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
@@ -145,5 +169,9 @@ export async function startOtlpReceiver(port = 0, options: { keep?: boolean } = 
   };
 
   const server = await listen(handle, port);
-  return Object.assign(server, { spans, stats });
+  const takeSpans = () => {
+    for (const { body, ...headers } of held.splice(0)) received(decodeExport(body, headers), isProtobuf(headers.contentType));
+    return spans.splice(0);
+  };
+  return Object.assign(server, { spans, stats, takeSpans });
 }

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
+import { listen, type RunningServer } from '../../src/shared/http-server';
 import { createLogger } from '../../src/shared/logger';
 import { invariantViolations } from '../helpers/invariants';
 import { freeTestPort } from '../helpers/ports';
@@ -254,5 +255,39 @@ describe('payment errors: a provider whose port is closed, configured with crede
     ]);
     expect(everything).toContain('ECONNREFUSED');
     expect(everything).not.toContain('pay-s3cret');
+  });
+});
+
+describe('payment errors: a provider that answers with a redirect', () => {
+  let t: TestApp;
+  let redirecting: RunningServer;
+  let elsewhere: RunningServer;
+  const sentElsewhere: string[] = [];
+  beforeAll(async () => {
+    elsewhere = await listen((req, res) => {
+      sentElsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"ch_elsewhere","status":"succeeded"}');
+    }, 0);
+    redirecting = await listen((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `${elsewhere.url}${req.url}` }).end();
+    }, 0);
+    t = await startTestApp({ workers: true, paymentProviderUrl: redirecting.url, env: { PAYMENT_MAX_ATTEMPTS: '2' } });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await redirecting.close();
+    await elsewhere.close();
+  });
+
+  it('when the provider answers a charge with 307, then the charge is never sent where it points, and the order fails with PROVIDER_ERROR', async () => {
+    const product = await createProduct({ stock: 5 });
+    const customer = await customerOf(t, 'cust_pay_redirect');
+    const orderId = await customer.order(product.sku);
+
+    const done = await customer.waitFailed(orderId);
+    expect(done.body.order.payments.map((p: { errorCode: string }) => p.errorCode)).toEqual(['PROVIDER_ERROR', 'PROVIDER_ERROR']);
+    expect(sentElsewhere).toEqual([]);
+    expect(await invariantViolations(t)).toEqual([]);
   });
 });

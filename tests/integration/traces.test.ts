@@ -132,6 +132,8 @@ describe('traces across processes', () => {
     const intake = one('order.intake');
     expect(intake.resource['orderloop.role']).toBe('api');
     expect(childrenOf(intake).some((s) => s.attributes['db.system.name'] === 'postgresql')).toBe(true);
+    // Its statement's span is named after the data/ statement that sent it, not a hash.
+    expect(childrenOf(intake).map((s) => s.name)).toContainEqual(expect.stringMatching(/^pg\.query:orders\.intake\b/));
 
     // The worker's steps: the reserve, then two charge attempts under it, the second completing the order.
     const reserve = one('order.reserve');

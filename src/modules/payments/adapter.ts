@@ -108,7 +108,10 @@ export class HttpPaymentAdapter implements PaymentAdapter {
   private readonly http: AxiosInstance;
 
   constructor(baseUrl: string, timeoutMs: number, readonly circuit?: ProviderCircuit) {
-    this.http = axios.create({ baseURL: baseUrl, timeout: timeoutMs, validateStatus: () => true });
+    // maxRedirects 0: a call that moves money is never re-sent to wherever a 3xx points (it is an
+    // unexpected answer), and axios then sends through node's http directly instead of through
+    // follow-redirects' wrapper, which took about a third of each call's CPU (README, Performance).
+    this.http = axios.create({ baseURL: baseUrl, timeout: timeoutMs, validateStatus: () => true, maxRedirects: 0 });
   }
 
   /** Every call that moves money goes through the circuit breaker, when there is one. */
