@@ -94,7 +94,7 @@ const attributesOf = (list: KeyValue[] = []) => Object.fromEntries(list.map((kv)
 const hexId = (id: string | undefined) => (!id ? '' : /^[\da-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex'));
 
 /** Reads one export request's body (http/json or http/protobuf, gzip or not) into its spans; throws on anything else. */
-export function decodeExport(body: Buffer, headers: { contentType?: string; contentEncoding?: string }): ReceivedSpan[] {
+function decodeExport(body: Buffer, headers: { contentType?: string; contentEncoding?: string }): ReceivedSpan[] {
   const raw = headers.contentEncoding === 'gzip' ? gunzipSync(body) : body;
   const request = isProtobuf(headers.contentType) ? decodeProtobuf(raw) : (JSON.parse(raw.toString('utf8')) as ExportRequest);
   const spans: ReceivedSpan[] = [];
