@@ -12,9 +12,10 @@ import type { EndToEndRun } from './webhooks';
  * `npm run bench:tracing`: end to end with OpenTelemetry tracing off and on. The same burst as the
  * main bench's end-to-end scenario (POSTs at 32 clients, then until none of the orders is pending
  * or reserved; the mock provider instant and never failing, in a process of its own unless
- * BENCH_TRACING_PROVIDER=service), each run on a fresh service process (ROLE=all, as `npm run bench` starts it) and a fresh database on the same
- * server. Tracing on means OTEL_EXPORTER_OTLP_ENDPOINT points at an OTLP/HTTP sink in the bench
- * process (src/mocks/otlp-receiver.ts), http/protobuf as the SDK sends by default, and
+ * BENCH_TRACING_PROVIDER=service), each run on a fresh service process (ROLE=all, as
+ * `npm run bench` starts it) and a fresh database on the same server. Tracing on means
+ * OTEL_EXPORTER_OTLP_ENDPOINT points at an OTLP/HTTP sink in the bench process
+ * (src/mocks/otlp-receiver.ts), http/protobuf as the SDK sends by default, and
  * OTEL_LOG_LEVEL=warn so the SDK's own warnings (dropped spans, failed exports) are printed; off
  * means no OTEL_* variable that would turn it on.
  *
@@ -29,16 +30,16 @@ import type { EndToEndRun } from './webhooks';
  * default, and the ratio read with the CPU per order beside it.
  *
  * The sink keeps each export's body undecoded while a run is measured, then decodes it
- * (src/mocks/otlp-receiver.ts) and tallies the spans' names. Three spans each order makes exactly once (its POST, its
- * reservation, its completion) are counted against the orders: a shortfall means the SDK dropped
- * spans (its queue holds OTEL_BSP_MAX_QUEUE_SIZE, 2,048 by default), reported as SPANS LOST.
+ * (src/mocks/otlp-receiver.ts) and tallies the spans' names. Three spans each order makes exactly
+ * once (its POST, its reservation, its completion) are counted against the orders: a shortfall
+ * means the SDK dropped spans (its queue holds OTEL_BSP_MAX_QUEUE_SIZE, 2,048 by default),
+ * reported as SPANS LOST.
  *
- * Knobs: BENCH_TRACING_ORDERS (per run; 5,000), BENCH_TRACING_ROUNDS
- * (each round is one run of each mode; 3), BENCH_TRACING_PROTOCOL (http/protobuf or http/json),
- * BENCH_TRACING_PROVIDER (process, or service: the development mock inside the service, see
- * DEFAULT_PROVIDER_PLACE). OTEL_BSP_*, OTEL_EXPORTER_OTLP_COMPRESSION and
- * OTEL_TRACES_SAMPLER in the bench's environment reach the service (always_off measures the SDK
- * loaded without recording spans).
+ * Knobs: BENCH_TRACING_ORDERS (per run; 5,000), BENCH_TRACING_ROUNDS (each round is one run of
+ * each mode; 3), BENCH_TRACING_PROTOCOL (http/protobuf or http/json), BENCH_TRACING_PROVIDER
+ * (process, or service: the development mock inside the service, see DEFAULT_PROVIDER_PLACE).
+ * OTEL_BSP_*, OTEL_EXPORTER_OTLP_COMPRESSION and OTEL_TRACES_SAMPLER in the bench's environment
+ * reach the service (always_off measures the SDK loaded without recording spans).
  */
 
 export const TRACING_RATIO_AIM = 0.9;
