@@ -4,11 +4,9 @@ import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { AppConfig } from '../config';
 import type { Logger } from '../shared/logger';
 import { PreparingClient } from '../db/prepared-statements';
-import { ASYNCHRONOUS_COMMIT } from '../db/sequelize';
+import { sessionOptions } from '../db/sequelize';
 import { QueueInspector } from './inspect';
 
-/** PostgreSQL plans each execution of a prepared statement with its values and the tables' current sizes. */
-const FRESH_PLANS = '-c plan_cache_mode=force_custom_plan';
 import { BacklogWatch } from './backlog';
 import { JobLoop, type BatchHandler, type JobHandler, type LoopHandler, type RunningLoop } from './job-loop';
 import { QUEUES, type JobPayloads, type QueueName } from './queues';
@@ -60,15 +58,11 @@ export class JobQueue {
       max: 8,
       application_name: 'orderloop-queue',
       idle_in_transaction_session_timeout: config.db.idleInTransactionTimeoutMs,
-      options: [
-        // A queue's table swings from empty to a backlog of tens of thousands and back, faster than
-        // statistics follow (never, with autovacuum off). A plan cached while it was empty read every
-        // row of the queue for each job a fetch took, so a backlog made every fetch slower (0.2–0.9 s
-        // at 20,000 waiting jobs, against 10 ms planned afresh). Named statements still save parsing.
-        FRESH_PLANS,
-        // Only the relay's and the deliveries' bookkeeping: redone if lost (src/db/sequelize.ts).
-        ...(config.role === 'worker' && config.queue.jobs === 'events' ? [ASYNCHRONOUS_COMMIT] : []),
-      ].join(' '),
+      // A queue's table swings from empty to a backlog of tens of thousands and back: a fetch plan
+      // cached while it was empty read every row of the queue for each job it took, so a backlog
+      // made every fetch slower (0.2–0.9 s at 20,000 waiting jobs, against 10 ms planned afresh).
+      // The relay's and the deliveries' bookkeeping commits asynchronously: redone if lost.
+      ...sessionOptions({ freshPlans: config.db.preparedStatements, asynchronousCommit: config.role === 'worker' && config.queue.jobs === 'events' }),
     });
     this.pool.on('error', (error: Error) => this.logger.error({ err: error }, 'pg-boss connection error'));
     this.boss = new PgBoss({

@@ -1,5 +1,18 @@
 import DataLoader from 'dataloader';
 
+export interface GroupOptions {
+  /** How long the first call of a group waits for others. */
+  windowMs: number;
+  /** Most calls in one group. */
+  maxSize: number;
+  /**
+   * Most groups running at once. A group due while that many run keeps gathering calls until one
+   * ends (a group commit's classic rule): under a steady stream groups grow with the load instead
+   * of a transaction per call or two, and at low load nothing waits longer than `windowMs`.
+   */
+  maxInFlight?: number;
+}
+
 /**
  * Calls that arrive within `windowMs` of each other (up to `maxSize` of them) are handed to `run`
  * together, for one statement or one transaction; each caller still gets its own result, or its
@@ -8,12 +21,33 @@ import DataLoader from 'dataloader';
  */
 export function grouped<K, V>(
   run: (keys: readonly K[]) => Promise<ReadonlyArray<V | Error>>,
-  options: { windowMs: number; maxSize: number },
+  options: GroupOptions,
 ): (key: K) => Promise<V> {
-  const loader = new DataLoader<K, V>(run, {
-    cache: false,
-    maxBatchSize: options.maxSize,
-    batchScheduleFn: (dispatch) => setTimeout(dispatch, options.windowMs),
-  });
+  const maxInFlight = options.maxInFlight ?? Infinity;
+  let inFlight = 0;
+  const due: Array<() => void> = [];
+  const startNext = () => {
+    while (inFlight < maxInFlight && due.length) due.shift()!();
+  };
+  const loader = new DataLoader<K, V>(
+    async (keys) => {
+      inFlight += 1;
+      try {
+        return await run(keys);
+      } finally {
+        inFlight -= 1;
+        startNext();
+      }
+    },
+    {
+      cache: false,
+      maxBatchSize: options.maxSize,
+      // DataLoader keeps adding calls to a group until its dispatch runs, so a group queued here grows meanwhile.
+      batchScheduleFn: (dispatch) => setTimeout(() => {
+        due.push(dispatch);
+        startNext();
+      }, options.windowMs),
+    },
+  );
   return (key) => loader.load(key);
 }

@@ -28,6 +28,16 @@ describe('prepared statements', () => {
       expect(await preparedOnThisConnection(t, `marker-${Date.now()}`)).toBe(1);
     });
 
+    it("when pg-boss fetches jobs, then PostgreSQL plans each fetch afresh, so a plan made while the queue was empty never sticks", async () => {
+      // A fetch plan cached while a queue was empty read every row of the queue for each job it
+      // took once a backlog had built (README, Performance); the service's own statements keep theirs.
+      const db = t.ctx.queue.boss.getDb();
+      const queueConnections = await Promise.all(Array.from({ length: 4 }, () => db.executeSql('SHOW plan_cache_mode', [])));
+      expect(queueConnections.map((r) => r.rows[0].plan_cache_mode)).toEqual(Array(4).fill('force_custom_plan'));
+      const [own] = await t.ctx.sequelize.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode', { type: QueryTypes.SELECT });
+      expect(own.plan_cache_mode).toBe('auto');
+    });
+
     it('when a migration adds a column to "Orders" while the service runs, then orders are still created, read and listed', async () => {
       const product = await createProduct({ stock: 10 });
       const order = async () => {

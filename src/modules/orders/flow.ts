@@ -67,6 +67,9 @@ interface PaidCharge {
 /** How long a charge's claim or success waits for others to share its statement or transaction. */
 const GROUP_WINDOW_MS = 2;
 
+/** Completion transactions at once; successes due meanwhile join the next one (they all lock products). */
+const COMPLETION_GROUPS_IN_FLIGHT = 2;
+
 /** PAYMENT_SUCCEEDED, STOCK_COMMITTED and ORDER_COMPLETED: a paid order's last log rows. */
 function paidStory(p: PaidCharge, committed: SettledLine[]): OrderLogEntry[] {
   return [
@@ -138,18 +141,17 @@ export class OrderFlow {
   private readonly chargeDbSteps: pLimit.Limit;
   /** Charge attempts fetched together claim their orders in one statement (see claimMany). */
   private readonly claim: (request: { orderId: string; jobId: string | null }) => Promise<ClaimRow | null>;
-  /** Group commit of successful charges (see completePaidMany); groups take turns two at a time. Resolves to whether the order completed. */
+  /** Group commit of successful charges (see completePaidMany), two groups at a time. Resolves to whether the order completed. */
   private readonly completePaid: (paid: PaidCharge) => Promise<boolean>;
 
   constructor(private readonly ctx: AppContext) {
     this.chargeDbSteps = pLimit(ctx.config.queue.workers);
     const group = { windowMs: GROUP_WINDOW_MS, maxSize: ctx.config.queue.batchSize };
     this.claim = grouped((requests) => this.chargeDbSteps(() => this.claimMany(requests)), group);
-    const groups = pLimit(2);
     this.completePaid = grouped(async (paid: readonly PaidCharge[]) => {
-      const late = await groups(() => this.completePaidMany([...paid]));
+      const late = await this.completePaidMany([...paid]);
       return paid.map((p) => !late.has(p.orderId));
-    }, group);
+    }, { ...group, maxInFlight: COMPLETION_GROUPS_IN_FLIGHT });
   }
 
   private get db() {

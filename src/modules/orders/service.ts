@@ -99,6 +99,8 @@ interface IntakeRequest {
 
 /** How long an order waits for others to share its transaction (and its commit). */
 const GROUP_WINDOW_MS = 1;
+/** Intake transactions at once; orders due meanwhile join the next one. */
+const GROUPS_IN_FLIGHT = 2;
 
 export class OrderService {
   /**
@@ -108,7 +110,7 @@ export class OrderService {
   private readonly intake: (request: IntakeRequest) => Promise<IntakeLine[]>;
 
   constructor(private readonly ctx: AppContext) {
-    this.intake = grouped((requests) => this.intakeGroup(requests), { windowMs: GROUP_WINDOW_MS, maxSize: 50 });
+    this.intake = grouped((requests) => this.intakeGroup(requests), { windowMs: GROUP_WINDOW_MS, maxSize: 50, maxInFlight: GROUPS_IN_FLIGHT });
   }
 
   /**

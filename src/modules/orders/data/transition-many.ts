@@ -21,7 +21,9 @@ export const transitionMany = statement<{ orderId: Order['id'] } & Pick<InferAtt
      SET status = req.to_status, failure_reason = COALESCE(req.failure_reason, o.failure_reason), payment_lease_until = NULL,
          event_sequence = o.event_sequence + 1, updated_at = now()
      FROM req
-     WHERE o.id = req.order_id AND o.status = req.from_status
+     -- The id list steers the planner to the primary key: it guesses 100 rows for a jsonb array
+     -- (a batch is at most a few dozen), and read all of a young "Orders" table on every call.
+     WHERE o.id = ANY(ARRAY(SELECT order_id FROM req)) AND o.id = req.order_id AND o.status = req.from_status
      RETURNING ${orderEventColumns('o.')}
    ), logged AS (
      ${insertLogRowsFrom('changed.id', 'changed JOIN req ON req.order_id = changed.id, jsonb_array_elements(req.logs) WITH ORDINALITY AS e(v, ord)', 'req.ord, e.ord')}
