@@ -26,7 +26,7 @@ export interface RunningLoop {
   readonly done: Promise<void>;
 }
 
-/** Completions are gathered this long and sent as one complete() call. */
+/** Completions (and failures with the same error) are gathered this long and sent as one complete() (fail()) call. */
 const COMPLETE_FLUSH_MS = 10;
 
 /**
@@ -39,8 +39,8 @@ const MIN_FETCH_GAP_MS = 50;
 /**
  * One queue's job loop over pg-boss's public fetch/complete/fail: keeps up to `concurrency` jobs in
  * flight, each handled on its own (a job waiting on the network holds a slot, not the loop), and
- * fetches again as soon as enough slots are free. A job that throws is failed alone, with its own
- * error; completions of jobs that finish close together share one complete() call. A batch
+ * fetches again as soon as enough slots are free. A job that throws is failed with its own error;
+ * jobs that finish close together share one complete() call, and those that fail with the same error one fail() call. A batch
  * handler gets each fetch whole (set-based work: one transaction for many jobs) and succeeds or
  * fails with all of its jobs.
  *
@@ -57,6 +57,8 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
   private endPause: (() => void) | null = null;
   private slotFreed: (() => void) | null = null;
   private completed: string[] = [];
+  /** Jobs to fail, by the output their error gives. */
+  private failed = new Map<string, string[]>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   /** Resolves when the loop has ended, its jobs in flight and their completions included. */
@@ -161,11 +163,10 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
       else await this.handler.each(jobs[0]);
     } catch (error) {
       const e = error as Error;
-      // One call per job: pg-boss records an error output only with a single id.
-      await Promise.all(jobs.map((job) =>
-        this.boss.fail(this.queue, job.id, { message: e?.message ?? String(error), name: e?.name }).catch((failError: unknown) =>
-          this.logger.warn({ err: failError, queue: this.queue, jobId: job.id }, 'could not mark a job failed; it stays active and comes back when it expires'),
-        )));
+      // Failures with the same output share a fail() call (pg-boss stores the output with each job).
+      const output = JSON.stringify({ message: e?.message ?? String(error), name: e?.name });
+      this.failed.set(output, [...(this.failed.get(output) ?? []), ...jobs.map((job) => job.id)]);
+      this.flushTimer ??= setTimeout(() => void this.flush(), COMPLETE_FLUSH_MS);
       return;
     }
     this.completed.push(...jobs.map((job) => job.id));
@@ -176,15 +177,20 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     const ids = this.completed;
+    const failed = this.failed;
     this.completed = [];
-    if (!ids.length) return this.flushing;
-    this.flushing = this.flushing.then(() =>
-      this.boss.complete(this.queue, ids).then(
-        () => undefined,
-        (error: unknown) =>
-          this.logger.warn({ err: error, queue: this.queue, jobs: ids.length }, `could not mark ${ids.length} job(s) completed; they stay active and come back when they expire`),
-      ),
-    );
+    this.failed = new Map();
+    if (!ids.length && !failed.size) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      if (ids.length) {
+        await this.boss.complete(this.queue, ids).catch((error: unknown) =>
+          this.logger.warn({ err: error, queue: this.queue, jobs: ids.length }, `could not mark ${ids.length} job(s) completed; they stay active and come back when they expire`));
+      }
+      for (const [output, failedIds] of failed) {
+        await this.boss.fail(this.queue, failedIds, JSON.parse(output) as object).catch((error: unknown) =>
+          this.logger.warn({ err: error, queue: this.queue, jobs: failedIds.length }, `could not mark ${failedIds.length} job(s) failed; they stay active and come back when they expire`));
+      }
+    });
     return this.flushing;
   }
 }

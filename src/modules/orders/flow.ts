@@ -25,7 +25,7 @@ import { linesForReserveBatch } from './data/lines-for-reserve-batch';
 import { sweepCandidates } from './data/sweep-candidates';
 import { PAYMENT_LEASE, paymentIdempotencyKey, type FailureReason } from './lifecycle';
 import { Order } from './models';
-import { appendOrderLogs, paymentFailedEntry, transitionOrders, type OrderLogEntry, type OrderTransition } from './order-log';
+import { appendOrderLogs, freeLeasesAndLog, paymentFailedEntry, transitionOrders, type OrderLogEntry, type OrderTransition } from './order-log';
 
 
 /**
@@ -63,6 +63,9 @@ interface PaidCharge {
   durationMs: number;
   meta: JobMeta;
 }
+
+/** A failed attempt that will be tried again, waiting for its group's transaction. */
+type RetryableFailure = PaymentAttempt & { outcome: 'failed'; code: PaymentFailureCode; detail: PaymentErrorDetail; meta: JobMeta };
 
 /** How long a charge's claim or success waits for others to share its statement or transaction. */
 const GROUP_WINDOW_MS = 2;
@@ -143,6 +146,8 @@ export class OrderFlow {
   private readonly claim: (request: { orderId: string; jobId: string | null }) => Promise<ClaimRow | null>;
   /** Group commit of successful charges (see completePaidMany), two groups at a time. Resolves to whether the order completed. */
   private readonly completePaid: (paid: PaidCharge) => Promise<boolean>;
+  /** Group commit of failed attempts that will be retried (see recordRetryableFailures). */
+  private readonly recordRetryable: (failure: RetryableFailure) => Promise<void>;
 
   constructor(private readonly ctx: AppContext) {
     this.chargeDbSteps = pLimit(ctx.config.queue.workers);
@@ -151,6 +156,10 @@ export class OrderFlow {
     this.completePaid = grouped(async (paid: readonly PaidCharge[]) => {
       const late = await this.completePaidMany([...paid]);
       return paid.map((p) => !late.has(p.orderId));
+    }, { ...group, maxInFlight: COMPLETION_GROUPS_IN_FLIGHT });
+    this.recordRetryable = grouped(async (failures: readonly RetryableFailure[]) => {
+      await this.recordRetryableFailures([...failures]);
+      return failures.map(() => undefined);
     }, { ...group, maxInFlight: COMPLETION_GROUPS_IN_FLIGHT });
   }
 
@@ -333,11 +342,9 @@ export class OrderFlow {
         return 'deferred';
       }
       const last = attempt >= settings.maxAttempts;
-      await this.chargeDbSteps(() => this.recordFailedAttempt(
-        { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed', chargeId: null, code: failure.code, detail: failure.detail },
-        meta,
-        last ? 'PAYMENT_RETRIES_EXHAUSTED' : null,
-      ));
+      const failed = { orderId, attempt, amountCents, currency, durationMs, outcome: 'failed' as const, chargeId: null, code: failure.code, detail: failure.detail };
+      if (last) await this.chargeDbSteps(() => this.recordFailedAttempt(failed, meta, 'PAYMENT_RETRIES_EXHAUSTED'));
+      else await this.recordRetryable({ ...failed, meta });
       if (last) {
         log.warn({ attempt, code: failure.code, detail: failure.detail }, 'payment failed on the last attempt, order failed');
         return 'done';
@@ -444,25 +451,36 @@ export class OrderFlow {
   }
 
   /**
-   * Records a failed attempt; with a final reason it also releases the stock and fails the order.
-   * Its log row carries the reason code and plain message only: customers read "Order_Logs".
+   * Records an attempt that failed for good (a decline, or the last attempt), releases the stock and
+   * fails the order. Its log row carries the reason code and plain message only: customers read "Order_Logs".
    */
   private async recordFailedAttempt(
     p: PaymentAttempt & { outcome: 'failed' | 'declined'; code: PaymentFailureCode; detail: PaymentErrorDetail },
     meta: JobMeta,
-    finalReason: FailureReason | null,
+    finalReason: FailureReason,
   ): Promise<void> {
     const { maxAttempts } = this.ctx.config.payments;
     await this.db.transaction(async (transaction) => {
       await recordPaymentAttempt(this.db, p, transaction);
-      await appendOrderLogs(this.db, p.orderId, [paymentFailedEntry({ ...p, maxAttempts, final: finalReason !== null, jobId: meta.jobId })], transaction);
-      if (finalReason) {
-        // This attempt holds the lease itself.
-        await this.failReserved(p.orderId, finalReason, meta, { transaction, ignoreLease: true });
-      } else {
-        // Free the lease for the retry; not a status change, so updated_at stays.
-        await Order.update({ paymentLeaseUntil: null }, { where: { id: p.orderId }, transaction, silent: true });
-      }
+      await appendOrderLogs(this.db, p.orderId, [paymentFailedEntry({ ...p, maxAttempts, final: true, jobId: meta.jobId })], transaction);
+      // This attempt holds the lease itself.
+      await this.failReserved(p.orderId, finalReason, meta, { transaction, ignoreLease: true });
+    });
+  }
+
+  /**
+   * Records attempts that failed and will be tried again, for the failures that come within a few
+   * milliseconds of each other in one transaction of two statements: each attempt, its
+   * PAYMENT_FAILED row, and its order's lease freed for the retry.
+   */
+  private async recordRetryableFailures(failures: RetryableFailure[]): Promise<void> {
+    const { maxAttempts } = this.ctx.config.payments;
+    await this.db.transaction(async (transaction) => {
+      await recordPaymentAttempts(this.db, failures.map(({ meta: _meta, ...p }) => p), transaction);
+      await freeLeasesAndLog(this.db, failures.map((p) => ({
+        orderId: p.orderId,
+        entries: [paymentFailedEntry({ ...p, maxAttempts, final: false, jobId: p.meta.jobId })],
+      })), transaction);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { appendLogs } from './data/append-logs';
+import { freeLeasesWithLogs } from './data/free-leases';
 import { transitionMany } from './data/transition-many';
 import { recordOrderFinished } from '../../observability/metrics';
 import { isPaymentFailureCode, paymentFailureMessage, paymentReasonOf, type PaymentFailureCode } from '../payments';
@@ -91,6 +92,19 @@ export async function appendOrderLogs(
 ): Promise<void> {
   if (!entries.length) return;
   await appendLogs.rows(sequelize, [orderId, logRowsParam(entries)], transaction);
+}
+
+/**
+ * Frees the payment lease of each order whose attempt failed and will be tried again, with its
+ * log rows, for many orders in one statement.
+ */
+export async function freeLeasesAndLog(
+  sequelize: Sequelize,
+  orders: ReadonlyArray<{ orderId: string; entries: OrderLogEntry[] }>,
+  transaction: Transaction,
+): Promise<void> {
+  if (!orders.length) return;
+  await freeLeasesWithLogs.rows(sequelize, [JSON.stringify(orders.map((o) => ({ order_id: o.orderId, logs: logRows(o.entries) })))], transaction);
 }
 
 /** One order's status change and its log rows, as transitionOrders takes them. */
