@@ -165,7 +165,9 @@ export class JobLoop<J extends PgBoss.Job<unknown>> implements RunningLoop {
       const e = error as Error;
       // Failures with the same output share a fail() call (pg-boss stores the output with each job).
       const output = JSON.stringify({ message: e?.message ?? String(error), name: e?.name });
-      this.failed.set(output, [...(this.failed.get(output) ?? []), ...jobs.map((job) => job.id)]);
+      const ids = this.failed.get(output) ?? [];
+      ids.push(...jobs.map((job) => job.id));
+      this.failed.set(output, ids);
       this.flushTimer ??= setTimeout(() => void this.flush(), COMPLETE_FLUSH_MS);
       return;
     }
