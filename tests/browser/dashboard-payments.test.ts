@@ -205,8 +205,11 @@ describe('dashboard: refunds and the payment provider card in a real browser', (
     expect(t.payments.settings.down).toBe(true);
 
     const product = await createProduct({ stock: 50, priceCents: 300 });
+    // Enough failing charges that their first two rounds outweigh the successes the earlier tests
+    // left in the breaker's 30 s window (it opens past 80 % failures): with five, how soon it
+    // opened depended on how quickly those tests had run.
     const ids: string[] = [];
-    for (let i = 0; i < 5; i += 1) ids.push(await createOrder(`cust_outage_${i}`, product.sku, 1));
+    for (let i = 0; i < 12; i += 1) ids.push(await createOrder(`cust_outage_${i}`, product.sku, 1));
 
     // The card polls every 2 s and an open circuit half-opens for its probes: wait for each sign rather than read it once.
     await page.locator('#provider-card[data-circuit="open"]').waitFor({ timeout: 20_000 });
