@@ -70,8 +70,8 @@ type RetryableFailure = PaymentAttempt & { outcome: 'failed'; code: PaymentFailu
 /** How long a charge's claim or success waits for others to share its statement or transaction. */
 const GROUP_WINDOW_MS = 2;
 
-/** Completion transactions at once; successes due meanwhile join the next one (they all lock products). */
-const COMPLETION_GROUPS_IN_FLIGHT = 2;
+/** Group transactions of charge outcomes at once, per kind; outcomes due meanwhile join the next one (completions all lock products). */
+const OUTCOME_GROUPS_IN_FLIGHT = 2;
 
 /** PAYMENT_SUCCEEDED, STOCK_COMMITTED and ORDER_COMPLETED: a paid order's last log rows. */
 function paidStory(p: PaidCharge, committed: SettledLine[]): OrderLogEntry[] {
@@ -156,11 +156,11 @@ export class OrderFlow {
     this.completePaid = grouped(async (paid: readonly PaidCharge[]) => {
       const late = await this.completePaidMany([...paid]);
       return paid.map((p) => !late.has(p.orderId));
-    }, { ...group, maxInFlight: COMPLETION_GROUPS_IN_FLIGHT });
+    }, { ...group, maxInFlight: OUTCOME_GROUPS_IN_FLIGHT });
     this.recordRetryable = grouped(async (failures: readonly RetryableFailure[]) => {
       await this.recordRetryableFailures([...failures]);
       return failures.map(() => undefined);
-    }, { ...group, maxInFlight: COMPLETION_GROUPS_IN_FLIGHT });
+    }, { ...group, maxInFlight: OUTCOME_GROUPS_IN_FLIGHT });
   }
 
   private get db() {
